@@ -1,0 +1,89 @@
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Tokenizers;
+
+namespace Microsoft.ML.Srt.Featurization;
+
+/// <summary>
+/// Turns a catalog into token matrices: text fields through a <see cref="Tokenizer"/> (lower-cased, capped per
+/// field), token-list fields through a <see cref="TokenFieldVocabulary"/> each. Every item is tokenized once
+/// per catalog, in parallel; batches then only gather rows.
+/// </summary>
+public sealed class ItemFeaturizer
+{
+    private readonly Tokenizer _tokenizer;
+
+    /// <summary>Creates a featurizer.</summary>
+    /// <param name="tokenizer">Tokenizer for text fields.</param>
+    /// <param name="textVocabularySize">Rows of the text embedding table (tokenizer ids are shifted by one; ids beyond wrap around).</param>
+    /// <param name="textFieldCaps">Maximum tokens per text field, by field name.</param>
+    /// <param name="tokenFieldVocabularies">Vocabulary per token-list field, by field name.</param>
+    /// <param name="tokenFieldCap">Maximum tokens per token-list field.</param>
+    public ItemFeaturizer(Tokenizer tokenizer, int textVocabularySize, IReadOnlyDictionary<string, int> textFieldCaps,
+        IReadOnlyDictionary<string, TokenFieldVocabulary> tokenFieldVocabularies, int tokenFieldCap)
+    {
+        _tokenizer = tokenizer;
+        TextVocabularySize = textVocabularySize;
+        TextFieldCaps = textFieldCaps;
+        TokenFieldVocabularies = tokenFieldVocabularies;
+        TokenFieldCap = tokenFieldCap;
+    }
+
+    /// <summary>Rows of the shared text-token embedding table, padding row 0 included.</summary>
+    public int TextVocabularySize { get; }
+
+    /// <summary>Token cap per text field.</summary>
+    public IReadOnlyDictionary<string, int> TextFieldCaps { get; }
+
+    /// <summary>Vocabulary per token-list field.</summary>
+    public IReadOnlyDictionary<string, TokenFieldVocabulary> TokenFieldVocabularies { get; }
+
+    /// <summary>Token cap per token-list field.</summary>
+    public int TokenFieldCap { get; }
+
+    /// <summary>The fields this featurizer reads, text first, in the order the item encoder concatenates them.</summary>
+    public IReadOnlyList<string> Fields => TextFieldCaps.Keys.Concat(TokenFieldVocabularies.Keys).ToList();
+
+    /// <summary>Tokenizes every item of <paramref name="catalog"/>. The catalog must have every field this featurizer reads.</summary>
+    public IReadOnlyList<ItemTokenMatrix> Featurize(ItemCatalog catalog)
+    {
+        var result = new List<ItemTokenMatrix>();
+        foreach (var (field, cap) in TextFieldCaps)
+        {
+            int f = IndexOf(catalog.TextFields, field, "text");
+            result.Add(Build(catalog.Count, field, true, cap, i => TokenizeText(catalog.GetText(i, f), cap)));
+        }
+        foreach (var (field, vocab) in TokenFieldVocabularies)
+        {
+            int f = IndexOf(catalog.TokenFields, field, "token-list");
+            result.Add(Build(catalog.Count, field, false, TokenFieldCap,
+                i => catalog.GetTokens(i, f).Take(TokenFieldCap).Select(t => (long)vocab.RowOf(t)).ToArray()));
+        }
+        return result;
+    }
+
+    private static int IndexOf(IReadOnlyList<string> fields, string field, string kind)
+    {
+        for (int i = 0; i < fields.Count; i++) if (fields[i] == field) return i;
+        throw new ArgumentException($"The catalog has no {kind} field '{field}' (it has: {string.Join(", ", fields)}).");
+    }
+
+    private long[] TokenizeText(string text, int cap)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return Array.Empty<long>();
+        var ids = _tokenizer.EncodeToIds(text.ToLowerInvariant(), cap, out _, out _);
+        var rows = new long[ids.Count];
+        for (int k = 0; k < rows.Length; k++) rows[k] = 1 + (uint)ids[k] % (uint)(TextVocabularySize - 1);
+        return rows;
+    }
+
+    private static ItemTokenMatrix Build(int items, string field, bool isText, int cap, Func<int, long[]> rowsOf)
+    {
+        var perItem = new long[items][];
+        Parallel.For(0, items, i => perItem[i] = rowsOf(i));
+        int width = Math.Max(1, Math.Min(cap, perItem.Length == 0 ? 1 : perItem.Max(r => r.Length)));
+        var tokens = new long[(items + 1) * (long)width];
+        for (int i = 0; i < items; i++)
+            perItem[i].AsSpan(0, Math.Min(width, perItem[i].Length)).CopyTo(tokens.AsSpan((i + 1) * width));
+        return new ItemTokenMatrix(field, isText, width, tokens);
+    }
+}

@@ -1,0 +1,103 @@
+using Microsoft.ML.Srt.Featurization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Model;
+
+/// <summary>
+/// Computes item vectors from item text: each field's tokens are embedded and mean-pooled (one shared table
+/// for text fields, one table per token-list field), the pooled fields are concatenated, and a linear
+/// adapter maps them to width d. Optionally an id embedding (SASRec-style) is added or used alone.
+/// The parameters never depend on the catalog: the catalog's token matrices are inputs, not weights.
+/// </summary>
+internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
+{
+    private readonly EmbeddingBag? _textTokens;
+    private readonly EmbeddingBag[] _tokenFields;
+    private readonly Linear? _adapter;
+    private readonly Embedding? _ids;
+    private Tensor[] _fieldTokens = Array.Empty<Tensor>(); // per field [items + 1, width]; catalog data, not parameters
+    private bool[] _fieldIsText = Array.Empty<bool>();
+
+    public ItemEncoder(SrtNetworkShape shape) : base(nameof(ItemEncoder))
+    {
+        Shape = shape;
+        int d = shape.Dimension;
+        if (shape.UsesText)
+        {
+            _textTokens = nn.EmbeddingBag(shape.TextVocabularySize, d, mode: EmbeddingBagMode.Mean, padding_index: 0);
+            register_module("text_tokens", _textTokens);
+            _tokenFields = new EmbeddingBag[shape.TokenFieldTableSizes.Length];
+            for (int f = 0; f < _tokenFields.Length; f++)
+            {
+                _tokenFields[f] = nn.EmbeddingBag(shape.TokenFieldTableSizes[f], d, mode: EmbeddingBagMode.Mean, padding_index: 0);
+                register_module($"token_field_{f}", _tokenFields[f]);
+            }
+            _adapter = nn.Linear((shape.TextFieldCount + _tokenFields.Length) * d, d);
+            register_module("adapter", _adapter);
+            using (no_grad())
+            {
+                // Small token embeddings keep early scores near zero, as in SASRec-style initialisation.
+                nn.init.normal_(_textTokens.weight!, 0, 0.02);
+                foreach (var t in _tokenFields) nn.init.normal_(t.weight!, 0, 0.02);
+            }
+        }
+        else
+        {
+            _tokenFields = Array.Empty<EmbeddingBag>();
+        }
+        if (shape.UsesIds)
+        {
+            // An id table is the one catalog-sized parameter; it exists only in the id modes.
+            _ids = nn.Embedding(shape.IdTableSize, d, padding_idx: 0);
+            register_module("ids", _ids);
+            using (no_grad()) nn.init.normal_(_ids.weight!, 0, 0.02);
+        }
+    }
+
+    public SrtNetworkShape Shape { get; }
+
+    /// <summary>Uses a catalog's token matrices (one per field, in the shape's field order) from now on.</summary>
+    public void SetCatalog(IReadOnlyList<ItemTokenMatrix> fields, Device device)
+    {
+        if (Shape.UsesText && fields.Count != Shape.TextFieldCount + _tokenFields.Length)
+            throw new ArgumentException($"Expected {Shape.TextFieldCount + _tokenFields.Length} field matrices, got {fields.Count}.");
+        foreach (var t in _fieldTokens) t.Dispose();
+        _fieldTokens = Shape.UsesText
+            ? fields.Select(m => tensor(m.Tokens, new long[] { m.Rows, m.Width }, ScalarType.Int64, device)).ToArray()
+            : Array.Empty<Tensor>();
+        _fieldIsText = fields.Select(m => m.IsText).ToArray();
+    }
+
+    /// <summary>Item vectors <c>[M, d]</c> for item rows <c>[M]</c> (catalog index + 1; 0 = padding).</summary>
+    public override Tensor forward(Tensor items)
+    {
+        using var scope = NewDisposeScope();
+        Tensor? result = null;
+        if (_adapter is not null)
+        {
+            var pooled = new Tensor[_fieldTokens.Length];
+            int tokenField = 0;
+            for (int f = 0; f < _fieldTokens.Length; f++)
+            {
+                var rows = _fieldTokens[f].index_select(0, items);
+                var bag = _fieldIsText[f] ? _textTokens! : _tokenFields[tokenField++];
+                pooled[f] = bag.forward(rows, null!, null!);
+            }
+            result = _adapter.forward(cat(pooled, 1));
+        }
+        if (_ids is not null)
+        {
+            var idVectors = _ids.forward(items);
+            result = result is null ? idVectors : result + idVectors;
+        }
+        return result!.MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) foreach (var t in _fieldTokens) t.Dispose();
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,91 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Model;
+
+/// <summary>
+/// Sampled softmax over the target and X negatives with logQ correction (Yi et al., RecSys 2019):
+/// logit(i) = s(q, e_i) / τ − log q(i), where q(i) is the probability that the sampler draws item i.
+/// Negatives equal to the target (accidental hits) are masked out. With "all items" as negatives the
+/// loss is the full softmax cross-entropy and no correction is needed.
+/// </summary>
+internal sealed class SampledSoftmaxLoss
+{
+    private readonly double _temperature;
+    private readonly bool _normalize;
+    private readonly Tensor? _logQ; // [items + 1] by item row, or null for no correction
+
+    /// <param name="temperature">τ: logits are similarities divided by τ.</param>
+    /// <param name="normalize">Use cosine similarity (L2-normalised vectors) instead of the dot product.</param>
+    /// <param name="logQ">log sampling probability per item row, or null to skip the correction.</param>
+    public SampledSoftmaxLoss(double temperature, bool normalize, Tensor? logQ)
+    {
+        if (temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature));
+        _temperature = temperature;
+        _normalize = normalize;
+        _logQ = logQ;
+    }
+
+    /// <summary>Prepares query or item vectors for scoring (normalises them for cosine similarity).</summary>
+    public Tensor Prepare(Tensor vectors) => _normalize ? nn.functional.normalize(vectors, p: 2, dim: -1) : vectors.alias();
+
+    /// <summary>
+    /// Mean loss over P positions with negatives shared by all positions.
+    /// queries [P, d], targets [P, d] with item rows targetRows [P]; negatives [X, d] with rows negativeRows [X].
+    /// </summary>
+    public Tensor SharedNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows)
+    {
+        using var scope = NewDisposeScope();
+        var q = Prepare(queries);
+        var positive = (q * Prepare(targets)).sum(-1) / _temperature;            // [P]
+        var negative = q.matmul(Prepare(negatives).t()) / _temperature;          // [P, X]
+        if (_logQ is not null)
+        {
+            positive = positive - _logQ.index_select(0, targetRows);
+            negative = negative - _logQ.index_select(0, negativeRows).unsqueeze(0);
+        }
+        var accidental = targetRows.unsqueeze(1).eq(negativeRows.unsqueeze(0));
+        negative = negative.masked_fill(accidental, double.NegativeInfinity);
+        return Finish(positive, negative).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Mean loss with negatives drawn per sequence (the paper's way).
+    /// queries [B, L, d], targets [B, L, d], targetRows [B, L] (0 = padding, ignored);
+    /// negatives [B, X, d] with rows negativeRows [B, X].
+    /// </summary>
+    public Tensor PerSequenceNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows)
+    {
+        using var scope = NewDisposeScope();
+        var q = Prepare(queries);
+        var positive = (q * Prepare(targets)).sum(-1) / _temperature;                     // [B, L]
+        var negative = q.bmm(Prepare(negatives).transpose(1, 2)) / _temperature;          // [B, L, X]
+        if (_logQ is not null)
+        {
+            positive = positive - _logQ.index_select(0, targetRows.flatten()).view_as(targetRows);
+            negative = negative - _logQ.index_select(0, negativeRows.flatten()).view_as(negativeRows).unsqueeze(1);
+        }
+        negative = negative.masked_fill(targetRows.unsqueeze(2).eq(negativeRows.unsqueeze(1)), double.NegativeInfinity);
+        var valid = targetRows.flatten().gt(0).nonzero().squeeze(1);
+        long x = negative.shape[2];
+        return Finish(positive.flatten().index_select(0, valid), negative.view(-1, x).index_select(0, valid))
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Full softmax over every catalog item: queries [P, d], allItems [N, d] (row r of the catalog at index r - 1),
+    /// targetRows [P].
+    /// </summary>
+    public Tensor AllItems(Tensor queries, Tensor allItems, Tensor targetRows)
+    {
+        using var scope = NewDisposeScope();
+        var logits = Prepare(queries).matmul(Prepare(allItems).t()) / _temperature;
+        return nn.functional.cross_entropy(logits, targetRows - 1).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Finish(Tensor positive, Tensor negative)
+    {
+        // Target in column 0: loss = logsumexp(all) − positive.
+        var logits = cat(new[] { positive.unsqueeze(1), negative }, 1);
+        return (logits.logsumexp(1) - positive).mean();
+    }
+}

@@ -1,0 +1,78 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Model;
+
+/// <summary>
+/// A causal transformer over item vectors (SASRec-style): learned positions, pre-norm blocks, and a final
+/// layer norm. Output position t has seen items 0..t only, so it predicts item t + 1. Sequences are
+/// right-padded: thanks to the causal mask no real position ever attends to padding.
+/// </summary>
+internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
+{
+    private readonly Embedding _positions;
+    private readonly Dropout _dropout;
+    private readonly ModuleList<TransformerBlock> _blocks;
+    private readonly LayerNorm _finalNorm;
+
+    public SequenceEncoder(SrtNetworkShape shape) : base(nameof(SequenceEncoder))
+    {
+        _positions = nn.Embedding(shape.MaxLength, shape.Dimension);
+        _dropout = nn.Dropout(shape.Dropout);
+        _blocks = new ModuleList<TransformerBlock>();
+        for (int i = 0; i < shape.Layers; i++) _blocks.Add(new TransformerBlock(shape));
+        _finalNorm = nn.LayerNorm(shape.Dimension);
+        register_module("positions", _positions);
+        register_module("dropout", _dropout);
+        register_module("blocks", _blocks);
+        register_module("final_norm", _finalNorm);
+        using (no_grad()) nn.init.normal_(_positions.weight!, 0, 0.02);
+    }
+
+    /// <summary>Hidden states <c>[B, L, d]</c> for item vectors <c>[B, L, d]</c>.</summary>
+    public override Tensor forward(Tensor items)
+    {
+        using var scope = NewDisposeScope();
+        long length = items.shape[1];
+        var x = _dropout.forward(items + _positions.forward(arange(length, ScalarType.Int64, items.device)));
+        foreach (var block in _blocks) x = block.forward(x);
+        return _finalNorm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    private sealed class TransformerBlock : nn.Module<Tensor, Tensor>
+    {
+        private readonly int _heads;
+        private readonly double _attentionDropout;
+        private readonly LayerNorm _norm1, _norm2;
+        private readonly Linear _qkv, _out, _up, _down;
+        private readonly Dropout _dropout;
+
+        public TransformerBlock(SrtNetworkShape shape) : base(nameof(TransformerBlock))
+        {
+            int d = shape.Dimension;
+            _heads = shape.Heads;
+            _attentionDropout = shape.Dropout;
+            _norm1 = nn.LayerNorm(d);
+            _norm2 = nn.LayerNorm(d);
+            _qkv = nn.Linear(d, 3 * d);
+            _out = nn.Linear(d, d);
+            _up = nn.Linear(d, shape.FeedForwardMultiplier * d);
+            _down = nn.Linear(shape.FeedForwardMultiplier * d, d);
+            _dropout = nn.Dropout(shape.Dropout);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            long b = x.shape[0], l = x.shape[1], d = x.shape[2];
+            var qkv = _qkv.forward(_norm1.forward(x)).view(b, l, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4);
+            var attended = nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2],
+                p: training ? _attentionDropout : 0.0, is_casual: true);
+            x = x + _dropout.forward(_out.forward(attended.transpose(1, 2).reshape(b, l, d)));
+            x = x + _dropout.forward(_down.forward(nn.functional.gelu(_up.forward(_norm2.forward(x)))));
+            return x.MoveToOuterDisposeScope();
+        }
+    }
+}

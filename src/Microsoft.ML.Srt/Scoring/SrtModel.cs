@@ -1,0 +1,91 @@
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Evaluation;
+using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Model;
+using Microsoft.ML.Srt.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Scoring;
+
+/// <summary>
+/// A trained SRT model bound to an item catalog: recommends and scores items for histories, and evaluates
+/// next-item ranking. Item vectors are computed once per catalog and cached.
+/// </summary>
+public sealed class SrtModel : IDisposable
+{
+    private readonly SrtNetwork _network;
+    private readonly SrtScorer _scorer;
+    private readonly Device _device;
+    private Tensor? _catalogVectors;
+
+    internal SrtModel(SrtNetwork network, ItemFeaturizer featurizer, ItemCatalog catalog, bool cosine, Device device, SrtTrainingSummary? summary)
+    {
+        _network = network;
+        Featurizer = featurizer;
+        Catalog = catalog;
+        CosineSimilarity = cosine;
+        _device = device;
+        TrainingSummary = summary;
+        _network.eval();
+        _scorer = new SrtScorer(network, cosine, device);
+    }
+
+    /// <summary>The catalog the model scores against.</summary>
+    public ItemCatalog Catalog { get; }
+
+    /// <summary>How the catalog's fields are tokenized.</summary>
+    public ItemFeaturizer Featurizer { get; }
+
+    /// <summary>True when scores are cosine similarities, false for dot products.</summary>
+    public bool CosineSimilarity { get; }
+
+    /// <summary>What training did, when this model was trained in this process.</summary>
+    public SrtTrainingSummary? TrainingSummary { get; }
+
+    /// <summary>Longest history the model reads.</summary>
+    public int MaxLength => _network.Shape.MaxLength;
+
+    /// <summary>All trainable parameters.</summary>
+    public long ParameterCount => _network.ParameterCount();
+
+    /// <summary>Parameters outside embedding tables (token, id and position embeddings).</summary>
+    public long NonEmbeddingParameterCount => _network.NonEmbeddingParameterCount();
+
+    internal SrtNetwork Network => _network;
+
+    private Tensor CatalogVectors => _catalogVectors ??= _scorer.CatalogVectors(Catalog.Count);
+
+    /// <summary>
+    /// The <paramref name="k"/> best items for a history of catalog indices (oldest first), best first.
+    /// With <paramref name="excludeHistory"/>, items already in the history are not returned.
+    /// </summary>
+    public (int Item, float Score)[] Recommend(ReadOnlySpan<int> history, int k = 10, bool excludeHistory = false)
+    {
+        if (history.IsEmpty) throw new ArgumentException("The history is empty.", nameof(history));
+        using var scope = NewDisposeScope();
+        var scores = _scorer.Scores(_scorer.Queries(CatalogVectors, new[] { history.ToArray() }), CatalogVectors)[0];
+        if (excludeHistory)
+            scores.index_fill_(0, tensor(history.ToArray().Select(i => (long)i).Distinct().ToArray(), device: _device), float.NegativeInfinity);
+        var (values, indices) = scores.topk(Math.Min(k, Catalog.Count));
+        var v = values.cpu().data<float>().ToArray();
+        var ix = indices.cpu().data<long>().ToArray();
+        return ix.Select((item, j) => ((int)item, v[j])).Where(p => !float.IsNegativeInfinity(p.Item2)).ToArray();
+    }
+
+    /// <summary>Next-item ranking metrics with full ranking over the catalog (ties pessimistic).</summary>
+    public RankingMetrics Evaluate(EvaluationCases cases, IEnumerable<int>? ks = null, bool maskHistory = false)
+    {
+        if (!ReferenceEquals(cases.Source.Catalog, Catalog))
+            throw new ArgumentException("The cases index a different catalog than the model's.");
+        var acc = new RankingMetricsAccumulator(ks);
+        _scorer.RankFullCatalog(cases, maskHistory, acc);
+        return acc.Result();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _catalogVectors?.Dispose();
+        _network.Dispose();
+    }
+}

