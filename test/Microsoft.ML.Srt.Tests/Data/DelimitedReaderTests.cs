@@ -122,3 +122,15 @@ public class DelimitedReaderTests
         Assert.Equal(DataFormat.Sequences, DataFormatDetector.Detect(t.Write("seq.txt", "u1 1 2 3")));
     }
 }
+
+public class TextLoaderLineTests
+{
+    [Fact]
+    public void BlankLinesDoNotShiftErrorLines()
+    {
+        using var t = new TempFiles();
+        var path = t.Write("blank.csv", "user_id,item_id,timestamp", "u1,a,1", "", "u1,b,x");
+        var e = Assert.Throws<SrtDataException>(() => DelimitedInteractionReader.Read(path));
+        Assert.StartsWith($"{path}:4 (field 'timestamp')", e.Message);
+    }
+}

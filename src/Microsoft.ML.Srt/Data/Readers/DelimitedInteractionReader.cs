@@ -8,8 +8,8 @@ namespace Microsoft.ML.Srt.Data;
 /// </summary>
 /// <remarks>
 /// Every column is loaded as text and converted here, so that a bad value (a timestamp that is not a number) is an
-/// error naming the file, line and column instead of a silent missing value. Line numbers assume one record per
-/// line after the header (TextLoader's view of the file); blank lines are not allowed.
+/// error naming the file, line and column instead of a silent missing value. Blank lines are skipped (as TextLoader
+/// does) and not counted; error line numbers are file lines. A record may not span lines.
 /// </remarks>
 public static class DelimitedInteractionReader
 {
@@ -75,7 +75,27 @@ public static class DelimitedInteractionReader
             UnknownItems = options.UnknownItems,
             SourceName = path,
         };
-        // Row r (0-based) of the loader is line r + 2 of the file (line 1 is the header).
-        return DataViewInteractionReader.ReadCore(data, catalog, viewOptions, report, position => position + 2);
+        try
+        {
+            // The loader numbers rows, not lines: keep the row (1-based) and translate it only when an error needs it.
+            return DataViewInteractionReader.ReadCore(data, catalog, viewOptions, report, position => position + 1);
+        }
+        catch (SrtDataException e) when (e.Line is { } row && e.Source == path)
+        {
+            throw new SrtDataException(path, LineOfRow(path, row), e.Field, e.Problem, e);
+        }
+    }
+
+    /// <summary>The file line of 1-based data row <paramref name="row"/>: TextLoader skips the header and blank lines.</summary>
+    private static long LineOfRow(string path, long row)
+    {
+        long line = 0, seen = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (line == 1 || string.IsNullOrWhiteSpace(text)) continue;
+            if (++seen == row) return line;
+        }
+        return row + 1;
     }
 }
