@@ -2,9 +2,5 @@ namespace Microsoft.ML.Srt.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        Console.Error.WriteLine("srt: not yet implemented");
-        return 1;
-    }
+    private static int Main(string[] args) => CliApp.CreateDefault().Run(args, Console.Out, Console.Error);
 }

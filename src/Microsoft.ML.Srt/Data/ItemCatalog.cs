@@ -13,6 +13,7 @@ public sealed class ItemCatalog
 {
     private readonly string[] _ids;
     private readonly Dictionary<string, int> _index;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanIndex;
     private readonly string[][] _text;      // [field][item]
     private readonly string[][][] _tokens;  // [field][item] -> tokens
     private readonly bool[] _placeholder;
@@ -22,6 +23,7 @@ public sealed class ItemCatalog
     {
         _ids = ids;
         _index = index;
+        _spanIndex = index.GetAlternateLookup<ReadOnlySpan<char>>();
         TextFields = textFields;
         _text = text;
         TokenFields = tokenFields;
@@ -49,6 +51,9 @@ public sealed class ItemCatalog
 
     /// <summary>Looks up the index of an external item id.</summary>
     public bool TryGetIndex(string id, out int index) => _index.TryGetValue(id, out index);
+
+    /// <summary>Looks up the index of an external item id given as characters; readers use it to avoid a string per token.</summary>
+    public bool TryGetIndex(ReadOnlySpan<char> id, out int index) => _spanIndex.TryGetValue(id, out index);
 
     /// <summary>Text of field <paramref name="field"/> (an index into <see cref="TextFields"/>); empty when missing.</summary>
     public string GetText(int index, int field) => _text[field][index];
