@@ -34,11 +34,11 @@ internal sealed class PseudoWords
         return new string(chars);
     }
 
-    // Multiplication by an odd constant and xor-shifts are each bijective modulo 2^bits.
+    // Adding a constant, multiplying by an odd constant and xor-shifts are each bijective modulo 2^bits.
     private ulong Scramble(ulong x)
     {
         int bits = 6 * _syllables;
-        x = (x * 0x9E3779B97F4A7C15UL) & _mask;
+        x = ((x + 0x2545F491UL) * 0x9E3779B97F4A7C15UL) & _mask;
         x ^= x >> (bits / 2 + 1);
         x = (x * 0xBF58476D1CE4E5B9UL) & _mask;
         x ^= x >> (bits / 3 + 1);

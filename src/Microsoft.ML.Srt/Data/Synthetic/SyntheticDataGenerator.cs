@@ -16,7 +16,7 @@ namespace Microsoft.ML.Srt.Data.Synthetic;
 /// user's drifting favourite topics; within that pool by a Zipf popularity prior.</para>
 /// <para>Deterministic: every user and every item has its own <see cref="SplitMix64"/> stream derived from
 /// <see cref="SyntheticDataOptions.Seed"/>, so the output is byte-identical whatever the thread count.
-/// Memory is about 60 bytes per item plus one block of users; interactions are never all held when written.</para>
+/// Memory is about 70 bytes per item plus a few blocks of users: interactions are never all held when written.</para>
 /// </remarks>
 public sealed class SyntheticDataGenerator
 {
