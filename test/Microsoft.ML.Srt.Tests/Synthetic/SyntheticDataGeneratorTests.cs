@@ -44,6 +44,14 @@ public class SyntheticDataGeneratorTests
     }
 
     [Fact]
+    public void OptionsThatCannotWorkAreRejected()
+    {
+        Assert.Throws<ArgumentException>(() => new SyntheticDataGenerator(new SyntheticDataOptions { ItemCount = 50, TopicCount = 20 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SyntheticDataGenerator(new SyntheticDataOptions { MeanSequenceLength = 3 }));
+        Assert.Throws<ArgumentException>(() => new SyntheticDataGenerator(new SyntheticDataOptions { SameLineProbability = 0.9 }));
+    }
+
+    [Fact]
     public void SplitMix64MatchesTheReferenceSequence()
     {
         // First outputs of the reference C implementation (Vigna) seeded with 1234567.

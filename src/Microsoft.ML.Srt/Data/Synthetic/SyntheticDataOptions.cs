@@ -69,7 +69,7 @@ public sealed class SyntheticDataOptions
 
     // The remaining probability (default 0.2) draws the next item from one of the user's favourite topics.
 
-    /// <summary>Number of favourite topics per user (where sequences start and drift back to). Default 3.</summary>
+    /// <summary>Number of favourite topics per user (where sequences start and drift back to), 1 to 64. Default 3.</summary>
     public int FavouriteTopicCount = 3;
 
     /// <summary>Per-step probability that one favourite topic is replaced by a new one (preference drift). Default 0.05.</summary>
@@ -91,6 +91,7 @@ public sealed class SyntheticDataOptions
             throw new ArgumentOutOfRangeException(nameof(LinesPerTopic), "Lines, topics per department, brands and favourites must be at least 1.");
         if ((long)EffectiveTopicCount * LinesPerTopic > ItemCount)
             throw new ArgumentException($"{EffectiveTopicCount} topics x {LinesPerTopic} lines need at least that many items; ItemCount is {ItemCount}.");
+        if (FavouriteTopicCount > 64) throw new ArgumentOutOfRangeException(nameof(FavouriteTopicCount), "At most 64 favourite topics.");
         if (MinSequenceLength < 2 || MaxSequenceLength < MinSequenceLength)
             throw new ArgumentOutOfRangeException(nameof(MinSequenceLength), "Need 2 <= MinSequenceLength <= MaxSequenceLength.");
         if (MeanSequenceLength < MinSequenceLength)
