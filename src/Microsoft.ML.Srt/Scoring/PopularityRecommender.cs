@@ -1,0 +1,82 @@
+using Microsoft.ML.Srt.Data;
+
+namespace Microsoft.ML.Srt.Scoring;
+
+/// <summary>
+/// The popularity baseline: every history gets the same ranking, items by how often they occur in the
+/// training sequences. Any sequential model should beat it; on text-driven data a text model should beat it
+/// by far, and it can never recommend an item unseen in training (its count is 0).
+/// </summary>
+public sealed class PopularityRecommender
+{
+    private readonly long[] _counts;
+    private readonly int[] _order; // items by count descending, then index ascending
+
+    /// <summary>Creates the baseline from per-item interaction counts (one per item of <paramref name="catalog"/>).</summary>
+    public PopularityRecommender(ItemCatalog catalog, long[] counts)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(counts);
+        if (counts.Length != catalog.Count) throw new ArgumentException($"{counts.Length} counts for {catalog.Count} items.", nameof(counts));
+        if (counts.Any(c => c < 0)) throw new ArgumentException("Counts cannot be negative.", nameof(counts));
+        Catalog = catalog;
+        _counts = (long[])counts.Clone();
+        _order = Enumerable.Range(0, counts.Length).ToArray();
+        var keys = _counts.Select(c => -c).ToArray();
+        Array.Sort(keys, _order);
+        SortTiesByIndex(keys);
+    }
+
+    /// <summary>Fits the baseline: counts every interaction of <paramref name="training"/> (pass only training interactions).</summary>
+    public static PopularityRecommender Fit(InteractionSequences training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        return new PopularityRecommender(training.Catalog, training.ItemCounts());
+    }
+
+    /// <summary>The catalog scored.</summary>
+    public ItemCatalog Catalog { get; }
+
+    /// <summary>Training interaction count of each item, by catalog index.</summary>
+    public IReadOnlyList<long> Counts => _counts;
+
+    /// <summary>
+    /// Writes each item's training count as its score (the history is ignored). Scores tie for items with equal
+    /// counts; <see cref="Evaluation.CatalogRankingEvaluator"/> ranks ties pessimistically, so the baseline gains
+    /// nothing from an arbitrary order. Counts above 2^24 are rounded to the nearest float.
+    /// </summary>
+    public void Score(ReadOnlySpan<int> history, Span<float> scores)
+    {
+        if (scores.Length != _counts.Length) throw new ArgumentException($"Need {_counts.Length} scores, got {scores.Length}.", nameof(scores));
+        for (int i = 0; i < _counts.Length; i++) scores[i] = _counts[i];
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> most popular items, most popular first; ties go to the lower catalog index.
+    /// With <paramref name="excludeHistory"/> (the default) items of <paramref name="history"/> are skipped.
+    /// </summary>
+    public int[] Recommend(ReadOnlySpan<int> history, int k, bool excludeHistory = true)
+    {
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k));
+        var seen = excludeHistory && !history.IsEmpty ? new HashSet<int>(history.ToArray()) : null;
+        var result = new List<int>(Math.Min(k, _order.Length));
+        foreach (var item in _order)
+        {
+            if (result.Count == k) break;
+            if (seen is null || !seen.Contains(item)) result.Add(item);
+        }
+        return result.ToArray();
+    }
+
+    private void SortTiesByIndex(long[] keys)
+    {
+        // Array.Sort is not stable: order each run of equal counts by index.
+        int start = 0;
+        for (int k = 1; k <= keys.Length; k++)
+        {
+            if (k < keys.Length && keys[k] == keys[start]) continue;
+            Array.Sort(_order, start, k - start);
+            start = k;
+        }
+    }
+}
