@@ -13,10 +13,10 @@ namespace Microsoft.ML.Srt.Model;
 /// </summary>
 internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
 {
-    private readonly EmbeddingBag? _textTokens;
-    private readonly EmbeddingBag[] _tokenFields;
+    private readonly LazyEmbedding? _textTokens;
+    private readonly LazyEmbedding[] _tokenFields;
     private readonly Linear? _adapter;
-    private readonly Embedding? _ids;
+    private readonly LazyEmbedding? _ids;
     private Tensor[] _fieldTokens = Array.Empty<Tensor>(); // per field [items + 1, width]; catalog data, not parameters
     private bool[] _fieldIsText = Array.Empty<bool>();
 
@@ -26,37 +26,34 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
         int d = shape.Dimension;
         if (shape.UsesText)
         {
-            _textTokens = nn.EmbeddingBag(shape.TextVocabularySize, d, mode: EmbeddingBagMode.Mean, padding_index: 0);
+            _textTokens = new LazyEmbedding("text_tokens", shape.TextVocabularySize, d);
             register_module("text_tokens", _textTokens);
-            _tokenFields = new EmbeddingBag[shape.TokenFieldTableSizes.Length];
+            _tokenFields = new LazyEmbedding[shape.TokenFieldTableSizes.Length];
             for (int f = 0; f < _tokenFields.Length; f++)
             {
-                _tokenFields[f] = nn.EmbeddingBag(shape.TokenFieldTableSizes[f], d, mode: EmbeddingBagMode.Mean, padding_index: 0);
+                _tokenFields[f] = new LazyEmbedding($"token_field_{f}", shape.TokenFieldTableSizes[f], d);
                 register_module($"token_field_{f}", _tokenFields[f]);
             }
             _adapter = nn.Linear((shape.TextFieldCount + _tokenFields.Length) * d, d);
             register_module("adapter", _adapter);
-            using (no_grad())
-            {
-                // Small token embeddings keep early scores near zero, as in SASRec-style initialisation.
-                nn.init.normal_(_textTokens.weight!, 0, 0.02);
-                foreach (var t in _tokenFields) nn.init.normal_(t.weight!, 0, 0.02);
-            }
         }
         else
         {
-            _tokenFields = Array.Empty<EmbeddingBag>();
+            _tokenFields = Array.Empty<LazyEmbedding>();
         }
         if (shape.UsesIds)
         {
             // An id table is the one catalog-sized parameter; it exists only in the id modes.
-            _ids = nn.Embedding(shape.IdTableSize, d, padding_idx: 0);
+            _ids = new LazyEmbedding("ids", shape.IdTableSize, d);
             register_module("ids", _ids);
-            using (no_grad()) nn.init.normal_(_ids.weight!, 0, 0.02);
         }
     }
 
     public SrtNetworkShape Shape { get; }
+
+    /// <summary>The embedding tables, trained row-wise by <see cref="LazyAdamW"/>.</summary>
+    public IEnumerable<LazyEmbedding> Tables =>
+        new[] { _textTokens, _ids }.Where(t => t is not null).Select(t => t!).Concat(_tokenFields);
 
     /// <summary>Uses a catalog's token matrices (one per field, in the shape's field order) from now on.</summary>
     public void SetCatalog(IReadOnlyList<ItemTokenMatrix> fields, Device device)
@@ -83,13 +80,13 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
             {
                 var rows = _fieldTokens[f].index_select(0, items);
                 var bag = _fieldIsText[f] ? _textTokens! : _tokenFields[tokenField++];
-                pooled[f] = bag.forward(rows, null!, null!);
+                pooled[f] = bag.MeanPool(rows);
             }
             result = _adapter.forward(cat(pooled, 1));
         }
         if (_ids is not null)
         {
-            var idVectors = _ids.forward(items);
+            var idVectors = _ids.Lookup(items);
             result = result is null ? idVectors : result + idVectors;
         }
         return result!.MoveToOuterDisposeScope();

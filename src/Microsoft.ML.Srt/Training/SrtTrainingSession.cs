@@ -84,7 +84,9 @@ internal sealed class SrtTrainingSession
         var o = _options;
         var batcher = new LengthBucketBatcher(_sequences.Select(s => s.Length - 1).ToArray(), o.BatchSize);
         long totalSteps = (long)batcher.BatchesPerEpoch * o.Epochs;
-        using var optimizer = optim.AdamW(_network.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
+        // Dense layers: AdamW. Embedding tables: the same update, applied only to the rows a step used.
+        using var optimizer = optim.AdamW(_network.parameters().Where(p => p.requires_grad), lr: o.LearningRate, weight_decay: o.WeightDecay);
+        using var lazyOptimizer = new LazyAdamW(_network.Items.Tables, o.WeightDecay);
         var reports = new List<SrtEpochReport>();
         double best = double.NegativeInfinity;
         int bestEpoch = 0, sinceBest = 0;
@@ -112,7 +114,7 @@ internal sealed class SrtTrainingSession
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
 
                 var stepWatch = Stopwatch.StartNew();
-                lossSum += Step(optimizer, batch);
+                lossSum += Step(optimizer, lazyOptimizer, lr, batch);
                 stepSeconds += stepWatch.Elapsed.TotalSeconds;
                 steps++;
                 epochSteps++;
@@ -180,7 +182,7 @@ internal sealed class SrtTrainingSession
     }
 
     /// <summary>One optimizer step on a batch of training windows; returns the loss.</summary>
-    internal double Step(OptimizerHelper optimizer, int[] batch)
+    internal double Step(OptimizerHelper optimizer, LazyAdamW lazyOptimizer, double lr, int[] batch)
     {
         using var scope = NewDisposeScope();
         Profile?.Mark(null);
@@ -238,9 +240,12 @@ internal sealed class SrtTrainingSession
             var inputLocal = Local(inputRows);
             var targetLocal = Local(targetRows);
             var negativeLocal = Local(negativeRows);
+            Profile?.Mark("prepare");
             var encoded = _network.Items.forward(tensor(unique.Skip(1).ToArray(), device: _device));
             var vectors = cat(new[] { zeros(1, encoded.shape[1], device: _device), encoded }, 0);
+            Profile?.Mark("items");
             var hidden = _network.Encode(vectors.index_select(0, tensor(inputLocal, device: _device)).view(b, width, -1));
+            Profile?.Mark("sequences");
             var targetRowsT = tensor(targetRows, device: _device);
             if (sets == 1)
             {
@@ -264,11 +269,26 @@ internal sealed class SrtTrainingSession
         optimizer.zero_grad();
         loss.backward();
         Profile?.Mark("backward");
-        if (o.GradientClipNorm > 0) nn.utils.clip_grad_norm_(_network.parameters(), o.GradientClipNorm);
+        var tableGradients = lazyOptimizer.CollectGradients();
+        if (o.GradientClipNorm > 0) ClipGradients(tableGradients.Select(g => g.Grad), o.GradientClipNorm);
         Profile?.Mark("clip");
         optimizer.step();
+        lazyOptimizer.Step(lr, tableGradients);
         Profile?.Mark("optimizer");
         return value;
+    }
+
+    /// <summary>Scales all gradients (dense parameters and gathered table rows) to a joint L2 norm of at most <paramref name="maxNorm"/>.</summary>
+    private void ClipGradients(IEnumerable<Tensor> tableGradients, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var grads = _network.parameters().Where(p => p.requires_grad && p.grad is not null).Select(p => p.grad!).Concat(tableGradients).ToList();
+        if (grads.Count == 0) return;
+        double norm = stack(grads.Select(g => g.norm()).ToArray()).norm().item<float>();
+        if (norm <= maxNorm || !double.IsFinite(norm)) return;
+        double scale = maxNorm / (norm + 1e-6);
+        foreach (var g in grads) g.mul_(scale);
     }
 
     private Dictionary<string, Tensor> Snapshot(Dictionary<string, Tensor>? previous)

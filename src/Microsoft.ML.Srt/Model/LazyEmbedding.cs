@@ -1,0 +1,129 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Model;
+
+/// <summary>
+/// A fixed-size embedding table whose training touches only the rows a step uses. In training, each lookup
+/// gathers the distinct rows it needs into a small leaf tensor; after backward, <see cref="LazyAdamW"/>
+/// updates just those rows. A dense optimizer would instead read and write the whole table every step
+/// (GPT-2's 50,257 tokens x d), which on a CPU costs more than the rest of the step together.
+/// Row 0 is padding: it is never trained and pools to nothing.
+/// </summary>
+internal sealed class LazyEmbedding : nn.Module
+{
+    private readonly List<(Tensor Rows, Tensor Leaf)> _touched = new();
+
+    public LazyEmbedding(string name, long rows, long dimension) : base(name)
+    {
+        var w = empty(rows, dimension);
+        using (no_grad())
+        {
+            nn.init.normal_(w, 0, 0.02);
+            w[0].zero_();
+        }
+        // Not trained by autograd: LazyAdamW updates it from the gathered leaves.
+        Weight = new Parameter(w, requires_grad: false);
+        register_parameter("weight", Weight);
+    }
+
+    public Parameter Weight { get; }
+
+    /// <summary>The (rows, leaf) pairs gathered since the last optimizer step.</summary>
+    internal IReadOnlyList<(Tensor Rows, Tensor Leaf)> Touched => _touched;
+
+    internal void ClearTouched()
+    {
+        foreach (var (rows, leaf) in _touched) { rows.Dispose(); leaf.Dispose(); }
+        _touched.Clear();
+    }
+
+    /// <summary>Embeddings <c>[..., d]</c> of row ids of any shape.</summary>
+    public Tensor Lookup(Tensor ids)
+    {
+        if (!training || !is_grad_enabled()) return Weight.index_select(0, ids.flatten()).view(Shape(ids));
+        var (unique, inverse, _) = ids.flatten().unique(sorted: true, return_inverse: true);
+        var leaf = Weight.index_select(0, unique).detach().requires_grad_(true);
+        _touched.Add((unique.DetachFromDisposeScope(), leaf.DetachFromDisposeScope()));
+        return leaf.index_select(0, inverse!).view(Shape(ids));
+    }
+
+    /// <summary>Mean of the embeddings of each row of <paramref name="tokens"/> <c>[M, W]</c>, padding (0) excluded: <c>[M, d]</c>. All-padding rows give zeros.</summary>
+    public Tensor MeanPool(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        var present = tokens.ne(0).to_type(ScalarType.Float32).unsqueeze(-1);   // [M, W, 1]
+        var sum = (Lookup(tokens) * present).sum(1);                             // [M, d]
+        return (sum / present.sum(1).clamp_min(1)).MoveToOuterDisposeScope();
+    }
+
+    private long[] Shape(Tensor ids) => ids.shape.Append(Weight.shape[1]).ToArray();
+}
+
+/// <summary>
+/// AdamW for <see cref="LazyEmbedding"/> tables that updates only the rows a step touched (moments and
+/// decoupled weight decay included), as TensorFlow's LazyAdam and PyTorch's SparseAdam do. Rows a step
+/// does not use keep their values and moments.
+/// </summary>
+internal sealed class LazyAdamW : IDisposable
+{
+    private readonly LazyEmbedding[] _tables;
+    private readonly Tensor[] _m, _v;
+    private readonly double _beta1, _beta2, _eps, _weightDecay;
+    private long _step;
+
+    public LazyAdamW(IEnumerable<LazyEmbedding> tables, double weightDecay, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    {
+        _tables = tables.ToArray();
+        _m = _tables.Select(t => zeros_like(t.Weight)).ToArray();
+        _v = _tables.Select(t => zeros_like(t.Weight)).ToArray();
+        _beta1 = beta1; _beta2 = beta2; _eps = eps; _weightDecay = weightDecay;
+    }
+
+    /// <summary>Per table, the touched rows and their summed gradients (a row gathered twice in one step counts once).</summary>
+    public List<(int Table, Tensor Rows, Tensor Grad)> CollectGradients()
+    {
+        var result = new List<(int, Tensor, Tensor)>();
+        for (int t = 0; t < _tables.Length; t++)
+        {
+            var touched = _tables[t].Touched.Where(p => p.Leaf.grad is not null).ToList();
+            if (touched.Count == 0) continue;
+            if (touched.Count == 1) { result.Add((t, touched[0].Rows.alias(), touched[0].Leaf.grad!.alias())); continue; }
+            var rows = cat(touched.Select(p => p.Rows).ToArray(), 0);
+            var grads = cat(touched.Select(p => p.Leaf.grad!).ToArray(), 0);
+            var (unique, inverse, _) = rows.unique(sorted: true, return_inverse: true);
+            result.Add((t, unique, zeros(unique.shape[0], grads.shape[1], device: grads.device).index_add_(0, inverse!, grads, 1)));
+        }
+        return result;
+    }
+
+    /// <summary>Applies one AdamW step at learning rate <paramref name="lr"/> to the gathered rows, then forgets them.</summary>
+    public void Step(double lr, List<(int Table, Tensor Rows, Tensor Grad)> gradients)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        _step++;
+        double c1 = 1 - Math.Pow(_beta1, _step), c2 = 1 - Math.Pow(_beta2, _step);
+        foreach (var (t, rows0, g) in gradients)
+        {
+            // Never train the padding row.
+            var keep = rows0.ne(0).nonzero().squeeze(1);
+            var rows = rows0.index_select(0, keep);
+            var grad = g.index_select(0, keep);
+            var m = _m[t].index_select(0, rows).mul_(_beta1).add_(grad, alpha: 1 - _beta1);
+            var v = _v[t].index_select(0, rows).mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
+            _m[t].index_copy_(0, rows, m);
+            _v[t].index_copy_(0, rows, v);
+            var w = _tables[t].Weight.index_select(0, rows).mul_(1 - lr * _weightDecay);
+            w.sub_((m / c1).div_((v / c2).sqrt_().add_(_eps)).mul_(lr));
+            _tables[t].Weight.index_copy_(0, rows, w);
+        }
+        foreach (var table in _tables) table.ClearTouched();
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _m.Concat(_v)) t.Dispose();
+    }
+}

@@ -1,0 +1,90 @@
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Data.Synthetic;
+using Microsoft.ML.Srt.Model;
+using Microsoft.ML.Srt.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Tests.Model;
+
+public class NetworkTests
+{
+    private static SrtNetworkShape SmallShape(int layers = 2) =>
+        new(Dimension: 16, Layers: layers, Heads: 2, MaxLength: 12, Dropout: 0.2, FeedForwardMultiplier: 2,
+            UsesText: false, UsesIds: true, TextVocabularySize: 1, TextFieldCount: 0, TokenFieldTableSizes: Array.Empty<int>(), IdTableSize: 40);
+
+    [Fact]
+    public void ChangingALaterItemNeverChangesAnEarlierOutput()
+    {
+        random.manual_seed(3);
+        using var network = new SrtNetwork(SmallShape());
+        network.eval();
+        using var _ = no_grad();
+        var rows = new long[] { 5, 9, 2, 17, 30, 4, 8 };
+        var changed = (long[])rows.Clone();
+        changed[4] = 33; // position 4 and later may change; 0..3 must not
+        using var a = network.Encode(network.Items.forward(tensor(rows)).unsqueeze(0));
+        using var b = network.Encode(network.Items.forward(tensor(changed)).unsqueeze(0));
+        for (int t = 0; t < 4; t++)
+            Assert.True(a[0, t].allclose(b[0, t], rtol: 0, atol: 1e-6), $"output at position {t} changed");
+        Assert.False(a[0, 4].allclose(b[0, 4], rtol: 0, atol: 1e-6), "the changed position's output should change");
+    }
+
+    [Fact]
+    public void RightPaddingDoesNotChangeRealPositions()
+    {
+        random.manual_seed(4);
+        using var network = new SrtNetwork(SmallShape());
+        network.eval();
+        using var _ = no_grad();
+        using var short_ = network.Encode(network.Items.forward(tensor(new long[] { 3, 7, 11 })).unsqueeze(0));
+        using var padded = network.Encode(network.Items.forward(tensor(new long[] { 3, 7, 11, 0, 0, 0 })).unsqueeze(0));
+        Assert.True(short_[0].allclose(padded[0].narrow(0, 0, 3), rtol: 0, atol: 1e-6));
+    }
+
+    [Fact]
+    public void ParameterCountDoesNotDependOnCatalogSize()
+    {
+        long Count(int items)
+        {
+            var generator = new SyntheticDataGenerator(new SyntheticDataOptions { ItemCount = items, UserCount = 10, Seed = 5 });
+            var catalog = generator.CreateCatalog();
+            var options = new SrtTrainer.Options { Dimension = 32, Layers = 1, Heads = 2 };
+            var featurizer = SrtTrainer.CreateFeaturizer(options, catalog, usesText: true);
+            var shape = new SrtNetworkShape(32, 1, 2, 50, 0.1, 4, true, false, featurizer.TextVocabularySize,
+                featurizer.TextFieldCaps.Count, featurizer.TokenFieldVocabularies.Values.Select(v => v.TableSize).ToArray(), catalog.Count + 1);
+            using var network = new SrtNetwork(shape);
+            Assert.Equal(items, catalog.Count);
+            return network.ParameterCount();
+        }
+        Assert.Equal(Count(1_000), Count(1_000_000));
+    }
+
+    [Fact]
+    public void LazyAdamWMatchesDenseAdamWOnTouchedRowsAndLeavesOthersAlone()
+    {
+        random.manual_seed(11);
+        using var table = new LazyEmbedding("t", 6, 3);
+        table.train();
+        using var dense = new TorchSharp.Modules.Parameter(table.Weight.detach().clone());
+        using var untouchedBefore = table.Weight[4].clone();
+        using var adam = optim.AdamW(new[] { dense }, lr: 0.1, weight_decay: 0.01);
+        using var lazy = new LazyAdamW(new[] { table }, weightDecay: 0.01);
+        var ids = tensor(new long[] { 1, 2, 2, 3, 5 });
+        var target = tensor(new float[] { 1, -2, 0.5f, 3, 1, -1, 0, 2, 1, -3, 1, 0.5f, 2, 2, -1 }).view(5, 3);
+        for (int step = 0; step < 3; step++)
+        {
+            var lazyLoss = (table.Lookup(ids) - target).pow(2).sum();
+            lazyLoss.backward();
+            lazy.Step(0.1, lazy.CollectGradients());
+
+            adam.zero_grad();
+            var denseLoss = (dense.index_select(0, ids) - target).pow(2).sum();
+            denseLoss.backward();
+            adam.step();
+        }
+        foreach (var row in new[] { 1L, 2, 3, 5 })
+            Assert.True(table.Weight[row].allclose(dense[row], rtol: 1e-5, atol: 1e-6), $"row {row} differs from AdamW");
+        Assert.True(table.Weight[4].allclose(untouchedBefore, rtol: 0, atol: 0), "an untouched row changed");
+    }
+}

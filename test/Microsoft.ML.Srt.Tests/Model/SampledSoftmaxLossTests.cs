@@ -1,0 +1,69 @@
+using Microsoft.ML.Srt.Model;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Tests.Model;
+
+public class SampledSoftmaxLossTests
+{
+    // Two positions, d = 2, three shared negatives; item rows 1..4. Dot product, τ = 0.5.
+    private static readonly float[] Queries = { 1, 0, 0.5f, 2 };
+    private static readonly float[] Targets = { 2, 1, 0, 1 };
+    private static readonly long[] TargetRows = { 1, 2 };
+    private static readonly float[] Negatives = { 1, 1, 0, 1, -1, 0.5f };
+    private static readonly long[] NegativeRows = { 3, 2, 4 }; // row 2 is position 1's target: an accidental hit
+    private static readonly float[] LogQ = { 0, -1.0f, -2.0f, -0.5f, -3.0f }; // by row
+
+    private static double Expected(bool logQ)
+    {
+        double tau = 0.5, total = 0;
+        for (int p = 0; p < 2; p++)
+        {
+            double Dot(float[] m, int i) => Queries[p * 2] * m[i * 2] + Queries[p * 2 + 1] * m[i * 2 + 1];
+            double Correction(long row) => logQ ? LogQ[row] : 0;
+            double positive = Dot(Targets, p) / tau - Correction(TargetRows[p]);
+            var logits = new List<double> { positive };
+            for (int n = 0; n < 3; n++)
+                if (NegativeRows[n] != TargetRows[p]) logits.Add(Dot(Negatives, n) / tau - Correction(NegativeRows[n]));
+            double max = logits.Max();
+            total += max + Math.Log(logits.Sum(l => Math.Exp(l - max))) - positive;
+        }
+        return total / 2;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SharedNegativesMatchHandComputedLossWithLogQAndAccidentalHitsMasked(bool logQ)
+    {
+        using var q = tensor(LogQ);
+        var loss = new SampledSoftmaxLoss(0.5, normalize: false, logQ ? q : null);
+        using var value = loss.SharedNegatives(tensor(Queries).view(2, 2), tensor(Targets).view(2, 2), tensor(TargetRows),
+            tensor(Negatives).view(3, 2), tensor(NegativeRows));
+        Assert.Equal(Expected(logQ), value.item<float>(), 4);
+    }
+
+    [Fact]
+    public void PerSequenceNegativesIgnorePaddingAndAgreeWithSharedWhenNegativesAreTheSame()
+    {
+        using var q = tensor(LogQ);
+        var loss = new SampledSoftmaxLoss(0.5, normalize: false, q);
+        // One sequence with the two positions plus one padded position (target row 0) that must be ignored.
+        var queries = tensor(Queries.Concat(new float[] { 9, 9 }).ToArray()).view(1, 3, 2);
+        var targets = tensor(Targets.Concat(new float[] { 5, 5 }).ToArray()).view(1, 3, 2);
+        var targetRows = tensor(TargetRows.Append(0).ToArray()).view(1, 3);
+        using var value = loss.PerSequenceNegatives(queries, targets, targetRows, tensor(Negatives).view(1, 3, 2), tensor(NegativeRows).view(1, 3));
+        Assert.Equal(Expected(true), value.item<float>(), 4);
+    }
+
+    [Fact]
+    public void AllItemsIsFullSoftmaxCrossEntropy()
+    {
+        var loss = new SampledSoftmaxLoss(1.0, normalize: false, logQ: null);
+        var items = tensor(new float[] { 1, 0, 0, 1, 1, 1 }).view(3, 2);   // rows 1..3
+        var queries = tensor(new float[] { 2, 0 }).view(1, 2);
+        using var value = loss.AllItems(queries, items, tensor(new long[] { 3 }));
+        // logits 2, 0, 2; target = third.
+        double expected = Math.Log(Math.Exp(2) + Math.Exp(0) + Math.Exp(2)) - 2;
+        Assert.Equal(expected, value.item<float>(), 4);
+    }
+}
