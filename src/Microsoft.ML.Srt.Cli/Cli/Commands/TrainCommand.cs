@@ -72,7 +72,6 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
             TextFields = arguments.GetList("text-fields"),
             TokenFields = arguments.GetList("token-fields"),
         };
-        if (loadOptions.Format == DataFormat.Auto) loadOptions.Format = DataFormatDetector.Detect(loadOptions.InteractionsPath);
 
         var negatives = arguments.Get("negatives")!;
         var options = new SrtTrainer.Options
@@ -105,6 +104,7 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
             throw new CliUsageException(e.Message);
         }
 
+        if (loadOptions.Format == DataFormat.Auto) loadOptions.Format = DataFormatDetector.Detect(loadOptions.InteractionsPath);
         var data = InteractionFileLoader.Load(loadOptions);
         foreach (var note in data.Report.Notes) _progress.WriteLine(note);
         var split = UserSplits.LeaveOneOut(data);
