@@ -123,7 +123,8 @@ public sealed class SrtTransformer : ITransformer, IDisposable
     public void Dispose() => Model.Dispose();
 
     /// <summary>
-    /// Groups interactions (one row per user-item interaction) into one row per user with a <c>UserId</c> text column
+    /// Groups interactions (one row per user-item interaction) into one row per user with a user column (text, named
+    /// <paramref name="userColumnName"/>)
     /// and a history column (vector of text item ids, oldest first) ready for <see cref="Transform"/>. Reading follows
     /// <see cref="DataViewInteractionReader"/>: users in order of first appearance, each user's items by timestamp
     /// (ties and no timestamp: row order).
@@ -140,7 +141,7 @@ public sealed class SrtTransformer : ITransformer, IDisposable
             TimestampColumn = timestampColumnName,
             SourceName = "interactions",
         });
-        return FromSequences(sequences, "UserId", historyColumnName);
+        return FromSequences(sequences, userColumnName, historyColumnName);
     }
 
     internal static IDataView FromSequences(InteractionSequences sequences, string userColumnName, string historyColumnName)

@@ -76,11 +76,13 @@ public class SrtApiTests
     {
         var ml = new MLContext(1);
         var messages = new List<string>();
-        ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var sources = new HashSet<string>();
+        ml.Log += (_, e) => { lock (messages) { messages.Add(e.Message); if (e.Message.Contains("epoch 2/2")) sources.Add(e.Source); } };
         var interactions = ml.Data.LoadFromEnumerable(TinyData.Interactions());
         var estimator = ml.Recommendation().Srt(TinyData.TinyOptions(ml));
         using var transformer = estimator.Fit(interactions);
         Assert.Contains(messages, m => m.Contains("epoch 2/2"));
+        Assert.Equal(["SrtTrainer; Training"], sources);
         Assert.Equal(2, transformer.Model.TrainingSummary!.Epochs.Count);
         Assert.All(transformer.Model.TrainingSummary.Epochs, e => Assert.True(double.IsFinite(e.ValidationNdcg10)));
 
@@ -106,6 +108,10 @@ public class SrtApiTests
         // Same history → the same recommendations as SrtModel.Recommend.
         var direct = transformer.Model.Recommend(new[] { 0, 1, 2, 3 }, 5);
         Assert.Equal(direct.Select(p => transformer.Model.Catalog.GetId(p.Item)), rows[0].Items);
+        // The docs/api.md way of reading the output.
+        var typed = ml.Data.CreateEnumerable<RecommendationRow>(output, reuseRowObject: false).ToList();
+        Assert.Equal(rows.Select(r => r.Items), typed.Select(r => r.RecommendedItems));
+        Assert.Equal("u0", typed[0].UserId);
     }
 
     [Fact]

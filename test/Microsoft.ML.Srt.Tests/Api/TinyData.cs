@@ -21,6 +21,13 @@ public sealed class HistoryRow
     public string[] History { get; set; } = [];
 }
 
+public sealed class RecommendationRow
+{
+    public string UserId = "";
+    public string[] RecommendedItems = [];
+    public float[] RecommendationScores = [];
+}
+
 /// <summary>20 items in 4 themes; users walk through one theme in order, so the next item is learnable.</summary>
 public static class TinyData
 {
