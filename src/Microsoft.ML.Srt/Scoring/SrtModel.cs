@@ -53,7 +53,8 @@ public sealed class SrtModel : IDisposable
 
     internal SrtNetwork Network => _network;
 
-    private Tensor CatalogVectors => _catalogVectors ??= _scorer.CatalogVectors(Catalog.Count);
+    // Detached: the first call may come from inside a caller's dispose scope (Recommend), which must not free the cache.
+    private Tensor CatalogVectors => _catalogVectors ??= _scorer.CatalogVectors(Catalog.Count).DetachFromDisposeScope();
 
     /// <summary>
     /// The <paramref name="k"/> best items for a history of catalog indices (oldest first), best first.

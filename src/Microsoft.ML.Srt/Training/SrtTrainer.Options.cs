@@ -9,7 +9,7 @@ public sealed partial class SrtTrainer
     /// Options for <see cref="SrtTrainer"/>. Defaults are the project's default recipe (docs/training.md), chosen by
     /// measurement on Amazon Beauty on a 2-core CPU; the paper's own settings are noted where they differ.
     /// </summary>
-    public sealed class Options
+    public sealed partial class Options
     {
         // ---- Input columns ----
 

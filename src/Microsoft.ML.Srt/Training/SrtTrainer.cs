@@ -141,5 +141,6 @@ public sealed partial class SrtTrainer
         Require(o.TokenFieldTableSize > o.TokenFieldHashBuckets, nameof(o.TokenFieldTableSize), "must exceed TokenFieldHashBuckets");
         Require(o.TokenizerVocabularySize >= 0, nameof(o.TokenizerVocabularySize), "must be 0 (infer) or positive");
         ResolveSize(o);
+        ValidateOutputOptions(o);
     }
 }

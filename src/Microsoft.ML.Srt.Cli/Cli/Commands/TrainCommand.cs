@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Training;
+
+namespace Microsoft.ML.Srt.Cli;
+
+/// <summary>
+/// <c>srt train</c>: loads a data set, splits it leave-one-out, trains SRT on the training part (validating on the
+/// validation part), evaluates the test part with full ranking over the whole catalog, and prints one JSON object.
+/// Progress lines go to the error stream, so the standard output is only the JSON.
+/// </summary>
+internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
+{
+    private static readonly string[] _formats = ["auto", "sequences", "recbole", "csv"];
+    private static readonly string[] _policies = ["error", "add-placeholder", "drop"];
+    private static readonly string[] _representations = ["text", "id", "text-and-id"];
+    private static readonly int[] _ks = [5, 10, 20];
+    private readonly TextWriter _progress = progress ?? Console.Error;
+
+    public string Name => "train";
+
+    public string Description => "Train SRT on a leave-one-out split, evaluate the test split (full ranking), print metrics as JSON.";
+
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        new("interactions", "Interaction file: sequences (user item item ...), RecBole .inter, or CSV/TSV with a header.", "PATH", Required: true),
+        new("items", "Item file: RecBole .item or TSV/CSV with a header (for .inter, the sibling .item is used when omitted).", "PATH"),
+        new("attributes", "JSON file {\"item_id\": [attribute ids]} merged into the items as the token list 'attributes'.", "PATH"),
+        new("format", "Interaction file format.", "FORMAT", Default: "auto", Choices: _formats),
+        new("unknown-items", "Items in interactions but not in the item file.", "POLICY", Default: "error", Choices: _policies),
+        new("text-fields", "Comma-separated item fields to use as text (default: by the reader's rule).", "NAMES"),
+        new("token-fields", "Comma-separated item fields to use as token lists (for RecBole Beauty: attributes).", "NAMES"),
+        new("representation", "How items become vectors: text (SRT), id (SASRec-style) or text-and-id.", "KIND", Default: "text", Choices: _representations),
+        new("preset", $"Model size: {string.Join(", ", SrtPresets.All.Keys)}.", "NAME", Default: SrtPresets.Default),
+        new("layers", "Transformer layers (default: the preset's).", "N"),
+        new("heads", "Attention heads (default: the preset's).", "N"),
+        new("dimension", "Model width d (default: the preset's).", "N"),
+        new("negatives", "Sampled negatives per step, or 'all' for the full softmax.", "N|all", Default: "1000"),
+        new("epochs", "Training epochs.", "N", Default: "50"),
+        new("batch-size", "Sequences per batch.", "N", Default: "128"),
+        new("max-minutes", "Training time budget in minutes (0: none).", "M", Default: "0"),
+        new("seed", "Random seed.", "S", Default: "1"),
+        new("device", "Torch device: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
+        new("model", "Save the trained model to this .zip (not available yet).", "OUT.zip"),
+        new("metrics-json", "Also write the JSON metrics to this file.", "OUT.json"),
+    ];
+
+    public int Execute(CliArguments arguments, TextWriter output)
+    {
+        if (arguments.Get("model") is not null)
+            throw new CliUsageException("--model: saving models is not available yet (model persistence is planned); run without --model.");
+        var loadOptions = new InteractionFileLoader.Options
+        {
+            InteractionsPath = arguments.GetRequired("interactions"),
+            ItemsPath = arguments.Get("items"),
+            AttributesPath = arguments.Get("attributes"),
+            Format = arguments.Get("format") switch
+            {
+                "sequences" => DataFormat.Sequences,
+                "recbole" => DataFormat.RecBole,
+                "csv" => DataFormat.Csv,
+                _ => DataFormat.Auto,
+            },
+            UnknownItems = arguments.Get("unknown-items") switch
+            {
+                "add-placeholder" => UnknownItemPolicy.AddPlaceholder,
+                "drop" => UnknownItemPolicy.Drop,
+                _ => UnknownItemPolicy.Error,
+            },
+            TextFields = arguments.GetList("text-fields"),
+            TokenFields = arguments.GetList("token-fields"),
+        };
+
+        var negatives = arguments.Get("negatives")!;
+        var options = new SrtTrainer.Options
+        {
+            ItemRepresentation = arguments.Get("representation") switch
+            {
+                "id" => ItemRepresentation.Id,
+                "text-and-id" => ItemRepresentation.TextAndId,
+                _ => ItemRepresentation.Text,
+            },
+            Preset = arguments.Get("preset")!,
+            Layers = Int(arguments, "layers", 0),
+            Heads = Int(arguments, "heads", 0),
+            Dimension = Int(arguments, "dimension", 0),
+            Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : Int(arguments, "negatives", 1000),
+            Epochs = Int(arguments, "epochs", 50),
+            BatchSize = Int(arguments, "batch-size", 128),
+            MaxMinutes = Double(arguments, "max-minutes"),
+            Seed = Int(arguments, "seed", 1),
+            Device = arguments.Get("device")!,
+        };
+        options.Progress = new EpochLine(_progress);
+        SrtTrainer trainer;
+        try
+        {
+            trainer = new SrtTrainer(options, line => { if (!line.StartsWith("epoch ", StringComparison.Ordinal)) _progress.WriteLine(line); });
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
+
+        if (loadOptions.Format == DataFormat.Auto) loadOptions.Format = DataFormatDetector.Detect(loadOptions.InteractionsPath);
+        var data = InteractionFileLoader.Load(loadOptions);
+        foreach (var note in data.Report.Notes) _progress.WriteLine(note);
+        var split = UserSplits.LeaveOneOut(data);
+        _progress.WriteLine($"{data.UserCount} users, {data.Catalog.Count} items, {data.InteractionCount} interactions; " +
+                            $"{split.Test.Count} test users, {split.UsersNotEvaluated} too short to evaluate.");
+        if (split.Test.Count == 0)
+            throw new InvalidOperationException("No user has 3 or more interactions, so the leave-one-out split has nothing to validate or test.");
+
+        var clock = Stopwatch.StartNew();
+        using var model = trainer.Train(split.Train, split.Validation);
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var metrics = model.Evaluate(split.Test, _ks, maskHistory: false);
+        double testSeconds = clock.Elapsed.TotalSeconds;
+        var summary = model.TrainingSummary!;
+        int epochs = summary.Epochs.Count;
+
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            foreach (var k in _ks)
+            {
+                Number(json, $"ndcg@{k}", metrics.Ndcg[k]);
+                Number(json, $"hit@{k}", metrics.Hit[k]);
+            }
+            Number(json, "mrr", metrics.Mrr);
+            json.WriteNumber("users", metrics.Cases);
+            json.WriteString("ties", "pessimistic");
+            json.WriteBoolean("history_masked", false);
+            Number(json, "train_seconds", trainSeconds);
+            Number(json, "test_seconds", testSeconds);
+            json.WriteNumber("epochs", epochs);
+            json.WriteNumber("best_epoch", summary.BestEpoch);
+            json.WriteString("stop_reason", summary.StopReason);
+            Number(json, "seconds_per_epoch", epochs > 0 ? summary.Epochs.Sum(e => e.TrainSeconds + e.ValidationSeconds) / epochs : 0);
+            Number(json, "sequences_per_second", summary.SequencesPerSecond);
+            Number(json, "ms_per_step", summary.MillisecondsPerStep);
+            json.WriteNumber("parameters", model.ParameterCount);
+            json.WriteNumber("non_embedding_parameters", model.NonEmbeddingParameterCount);
+            Number(json, "peak_rss_mb", Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0));
+            json.WriteStartArray("validation_ndcg@10");
+            foreach (var e in summary.Epochs)
+            {
+                if (double.IsFinite(e.ValidationNdcg10)) json.WriteNumberValue(Math.Round(e.ValidationNdcg10, 6));
+                else json.WriteNullValue();
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("train_loss");
+            foreach (var e in summary.Epochs) json.WriteNumberValue(Math.Round(e.TrainLoss, 6));
+            json.WriteEndArray();
+            json.WriteStartObject("data");
+            json.WriteString("interactions_path", loadOptions.InteractionsPath);
+            json.WriteString("format", loadOptions.Format.ToString().ToLowerInvariant());
+            json.WriteNumber("users", data.UserCount);
+            json.WriteNumber("items", data.Catalog.Count);
+            json.WriteNumber("interactions", data.InteractionCount);
+            json.WriteNumber("train_interactions", split.Train.InteractionCount);
+            json.WriteNumber("validation_cases", split.Validation.Count);
+            json.WriteNumber("test_cases", split.Test.Count);
+            json.WriteStartArray("text_fields");
+            foreach (var f in data.Catalog.TextFields) json.WriteStringValue(f);
+            json.WriteEndArray();
+            json.WriteStartArray("token_fields");
+            foreach (var f in data.Catalog.TokenFields) json.WriteStringValue(f);
+            json.WriteEndArray();
+            json.WriteEndObject();
+            WriteOptions(json, options);
+            json.WriteEndObject();
+        }
+        var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        if (arguments.Get("metrics-json") is { } path) File.WriteAllText(path, text + Environment.NewLine);
+        output.WriteLine(text);
+        return 0;
+    }
+
+    private static void WriteOptions(Utf8JsonWriter json, SrtTrainer.Options o)
+    {
+        var preset = SrtPresets.All[o.Preset];
+        int layers = o.Layers > 0 ? o.Layers : preset.Layers, heads = o.Heads > 0 ? o.Heads : preset.Heads;
+        int dimension = o.Dimension > 0 ? o.Dimension : preset.Dimension;
+        json.WriteStartObject("options");
+        json.WriteString("item_representation", o.ItemRepresentation.ToString());
+        json.WriteString("preset", o.Preset);
+        json.WriteNumber("layers", layers);
+        json.WriteNumber("heads", heads);
+        json.WriteNumber("dimension", dimension);
+        json.WriteNumber("max_length", o.MaxLength);
+        Number(json, "dropout", o.Dropout);
+        json.WriteNumber("negatives", o.Negatives);
+        json.WriteString("negative_sharing", o.NegativeSharing.ToString());
+        Number(json, "popularity_exponent", o.PopularityExponent);
+        json.WriteBoolean("logq_correction", o.LogQCorrection);
+        Number(json, "temperature", o.Temperature);
+        json.WriteBoolean("cosine_similarity", o.CosineSimilarity);
+        json.WriteNumber("planned_epochs", o.Epochs);
+        json.WriteNumber("batch_size", o.BatchSize);
+        Number(json, "learning_rate", o.LearningRate);
+        Number(json, "weight_decay", o.WeightDecay);
+        Number(json, "warmup_fraction", o.WarmupFraction);
+        Number(json, "gradient_clip_norm", o.GradientClipNorm);
+        json.WriteNumber("early_stopping_patience", o.EarlyStoppingPatience);
+        Number(json, "max_minutes", o.MaxMinutes);
+        json.WriteNumber("text_field_max_tokens", o.TextFieldMaxTokens);
+        json.WriteNumber("token_field_max_tokens", o.TokenFieldMaxTokens);
+        json.WriteNumber("seed", o.Seed);
+        json.WriteString("device", o.Device);
+        json.WriteEndObject();
+    }
+
+    private static void Number(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value)) json.WriteNumber(name, Math.Round(value, 6));
+        else json.WriteNull(name);
+    }
+
+    private static int Int(CliArguments arguments, string name, int fallback)
+    {
+        var value = arguments.Get(name);
+        if (value is null) return fallback;
+        return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n)
+            ? n : throw new CliUsageException($"option '--{name}' needs an integer; got '{value}'.");
+    }
+
+    private static double Double(CliArguments arguments, string name)
+    {
+        var value = arguments.Get(name) ?? "0";
+        return double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)
+            ? d : throw new CliUsageException($"option '--{name}' needs a number; got '{value}'.");
+    }
+
+    /// <summary>One line per epoch on the progress stream, written as the report arrives (synchronously).</summary>
+    private sealed class EpochLine(TextWriter writer) : IProgress<SrtEpochReport>
+    {
+        public void Report(SrtEpochReport r) => writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"epoch {r.Epoch,3}/{r.PlannedEpochs}  loss {r.TrainLoss:F4}  val NDCG@10 {r.ValidationNdcg10:F4}  " +
+            $"{r.TrainSeconds + r.ValidationSeconds,6:F1} s  {r.SequencesPerSecond,7:F0} seq/s{(r.IsBest ? "  *" : "")}"));
+    }
+}

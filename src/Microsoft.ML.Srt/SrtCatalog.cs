@@ -1,0 +1,60 @@
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Srt.Scoring;
+using Microsoft.ML.Srt.Training;
+
+namespace Microsoft.ML.Srt;
+
+/// <summary>
+/// Entry points on <see cref="MLContext"/>: <c>mlContext.Recommendation().Srt(...)</c>, and the alias
+/// <c>mlContext.SrtRecommendation().Srt(...)</c> for applications that also import the official
+/// Microsoft.ML.Recommender package, whose <c>Recommendation()</c> would otherwise be ambiguous (docs/api.md).
+/// </summary>
+public static class SrtCatalogExtensions
+{
+    /// <summary>The recommendation catalog of this package (SRT). Ambiguous when Microsoft.ML.Recommender is also imported: use <see cref="SrtRecommendation"/> there.</summary>
+    public static SrtRecommendationCatalog Recommendation(this MLContext mlContext) => new(mlContext);
+
+    /// <summary>The same catalog as <see cref="Recommendation"/> under a name that never collides with Microsoft.ML.Recommender's.</summary>
+    public static SrtRecommendationCatalog SrtRecommendation(this MLContext mlContext) => new(mlContext);
+}
+
+/// <summary>Recommendation trainers of Microsoft.ML.Srt, reached through <see cref="SrtCatalogExtensions.Recommendation"/>.</summary>
+public sealed class SrtRecommendationCatalog
+{
+    private readonly MLContext _mlContext;
+
+    internal SrtRecommendationCatalog(MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        _mlContext = mlContext;
+    }
+
+    /// <summary>
+    /// An SRT trainer configured by <paramref name="options"/>. Fit reads interactions (one row per user-item
+    /// interaction) and returns an <see cref="SrtTransformer"/>; progress is logged through the MLContext's log.
+    /// </summary>
+    public SrtTrainer Srt(SrtTrainer.Options options) => SrtTrainer.Create(_mlContext, options);
+
+    /// <summary>
+    /// An SRT trainer from the most used settings; every other option keeps its <see cref="SrtTrainer.Options"/> default.
+    /// </summary>
+    /// <param name="userColumnName">The user id column of the interactions (text, integer or key).</param>
+    /// <param name="itemColumnName">The item id column of the interactions (text, integer or key).</param>
+    /// <param name="timestampColumnName">The numeric column that orders each user's interactions; null keeps row order.</param>
+    /// <param name="items">The item catalog: an <c>ItemId</c> column plus text (and token-list) columns. SRT needs it.</param>
+    /// <param name="preset">The model size (<see cref="SrtPresets"/>).</param>
+    /// <param name="negatives">Sampled negatives per step; 0 means every catalog item.</param>
+    /// <param name="epochs">Training epochs.</param>
+    public SrtTrainer Srt(string userColumnName = "UserId", string itemColumnName = "ItemId", string? timestampColumnName = null,
+        IDataView? items = null, string preset = SrtPresets.Default, int negatives = 1000, int epochs = 50) =>
+        Srt(new SrtTrainer.Options
+        {
+            UserColumnName = userColumnName,
+            ItemColumnName = itemColumnName,
+            TimestampColumnName = timestampColumnName,
+            Items = items,
+            Preset = preset,
+            Negatives = negatives,
+            Epochs = epochs,
+        });
+}
