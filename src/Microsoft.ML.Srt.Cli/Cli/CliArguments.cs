@@ -54,6 +54,24 @@ internal sealed class CliArguments
     public string[]? GetList(string name) =>
         Get(name)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    /// <summary>An integer option; <paramref name="fallback"/> when absent.</summary>
+    public int GetInt(string name, int fallback)
+    {
+        var value = Get(name);
+        if (value is null) return fallback;
+        return int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int n)
+            ? n : throw new CliUsageException($"option '--{name}' needs an integer; got '{value}'.");
+    }
+
+    /// <summary>A number option; <paramref name="fallback"/> when absent.</summary>
+    public double GetDouble(string name, double fallback)
+    {
+        var value = Get(name);
+        if (value is null) return fallback;
+        return double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d)
+            ? d : throw new CliUsageException($"option '--{name}' needs a number; got '{value}'.");
+    }
+
     /// <summary>True when a flag was given.</summary>
     public bool Has(string name) => _values.ContainsKey(name);
 }

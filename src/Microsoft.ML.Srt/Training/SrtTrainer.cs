@@ -39,11 +39,21 @@ public sealed partial class SrtTrainer
         var o = _options;
         var catalog = train.Catalog;
         var device = ResolveDevice(o.Device);
-        var (layers, heads, dimension) = ResolveSize(o);
         random.manual_seed(o.Seed);
 
+        var network = CreateNetwork(catalog, device, out var featurizer);
+        var session = new SrtTrainingSession(network, train, o, device, _log);
+        var summary = session.Run(validation);
+        return new SrtModel(network, featurizer, catalog, o.CosineSimilarity, device, summary);
+    }
+
+    /// <summary>A freshly initialised network for <paramref name="catalog"/> (seeded by the caller), bound to the catalog's token matrices.</summary>
+    internal SrtNetwork CreateNetwork(ItemCatalog catalog, Device device, out ItemFeaturizer featurizer)
+    {
+        var o = _options;
+        var (layers, heads, dimension) = ResolveSize(o);
         bool usesText = o.ItemRepresentation != ItemRepresentation.Id;
-        var featurizer = CreateFeaturizer(o, catalog, usesText);
+        featurizer = CreateFeaturizer(o, catalog, usesText);
         if (usesText && featurizer.Fields.Count == 0)
             throw new ArgumentException($"The catalog has no text or token-list fields, so {nameof(Options.ItemRepresentation)}={o.ItemRepresentation} has nothing to read. Give a catalog with text, or use ItemRepresentation.Id.");
         var shape = new SrtNetworkShape(dimension, layers, heads, o.MaxLength, o.Dropout, o.FeedForwardMultiplier,
@@ -55,9 +65,7 @@ public sealed partial class SrtTrainer
         network.Items.SetCatalog(featurizer.Featurize(catalog), device);
         _log($"SRT: {network.ParameterCount():N0} parameters ({network.NonEmbeddingParameterCount():N0} non-embedding), " +
              $"{layers} layers, {heads} heads, d={dimension}, {(o.Negatives > 0 ? o.Negatives + " negatives" : "all items as negatives")}, device {device}");
-        var session = new SrtTrainingSession(network, train, o, device, _log);
-        var summary = session.Run(validation);
-        return new SrtModel(network, featurizer, catalog, o.CosineSimilarity, device, summary);
+        return network;
     }
 
     internal static ItemFeaturizer CreateFeaturizer(Options o, ItemCatalog catalog, bool usesText)
