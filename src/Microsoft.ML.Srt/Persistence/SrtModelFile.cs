@@ -334,7 +334,7 @@ internal static class SrtModelFile
             {
                 foreach (var (name, target) in state)
                 {
-                    if (!weights.TryGetValue(name, out var w)) throw Fail($"{WeightsEntry} lacks the tensor '{name}'");
+                    if (!weights.TryGetValue(name, out var w)) throw Fail($"{WeightsEntry} lacks the tensor '{name}', which the network shape in {ManifestEntry} needs");
                     if (w.Type != target.dtype) throw Fail($"tensor '{name}' is {w.Type} in {WeightsEntry}; the network expects {target.dtype}");
                     if (!w.Shape.SequenceEqual(target.shape))
                         throw Fail($"tensor '{name}' has shape [{string.Join(", ", w.Shape)}] in {WeightsEntry}; the network's shape (from {ManifestEntry}) expects [{string.Join(", ", target.shape)}]");
