@@ -14,6 +14,7 @@ internal sealed class CliApp
     [
         new DataInspectCommand(),
         new TrainCommand(),
+        new QuickstartCommand(),
     ]);
 
     public IReadOnlyList<ICliCommand> Commands => _commands;
