@@ -15,6 +15,7 @@ internal sealed class CliApp
         new DataInspectCommand(),
         new TrainCommand(),
         new BenchmarkStepCommand(),
+        new QuickstartCommand(),
     ]);
 
     public IReadOnlyList<ICliCommand> Commands => _commands;

@@ -28,6 +28,9 @@ public sealed class ItemFeaturizer
         TokenFieldCap = tokenFieldCap;
     }
 
+    /// <summary>The tokenizer for text fields (model files record whether it is the default GPT-2 one).</summary>
+    internal Tokenizer Tokenizer => _tokenizer;
+
     /// <summary>Rows of the shared text-token embedding table, padding row 0 included.</summary>
     public int TextVocabularySize { get; }
 

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Srt.Scoring;
 /// A trained SRT model bound to an item catalog: recommends and scores items for histories, and evaluates
 /// next-item ranking. Item vectors are computed once per catalog and cached.
 /// </summary>
-public sealed class SrtModel : IDisposable
+public sealed partial class SrtModel : IDisposable
 {
     private readonly SrtNetwork _network;
     private readonly SrtScorer _scorer;

@@ -115,9 +115,9 @@ public sealed class SrtTransformer : ITransformer, IDisposable
         return new ScoredDataView(this, input, GetOutputSchema(input.Schema));
     }
 
-    /// <summary>Saving is not available yet: always throws <see cref="NotSupportedException"/>.</summary>
+    /// <summary>ML.NET model saving is not available yet (use <see cref="SrtModel.Save(string)"/>): always throws <see cref="NotSupportedException"/>.</summary>
     public void Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException("Saving SRT models is not available yet (model persistence is planned); keep the SrtTransformer in memory for now.");
+        throw new NotSupportedException("mlContext.Model.Save is not supported for SRT yet: save the model itself with transformer.Model.Save(path) and load it with SrtModel.Load(path).");
 
     /// <summary>Disposes the model's native (torch) memory.</summary>
     public void Dispose() => Model.Dispose();

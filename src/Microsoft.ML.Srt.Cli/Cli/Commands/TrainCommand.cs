@@ -43,14 +43,12 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
         new("max-minutes", "Training time budget in minutes (0: none).", "M", Default: "0"),
         new("seed", "Random seed.", "S", Default: "1"),
         new("device", "Torch device: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
-        new("model", "Save the trained model to this .zip (not available yet).", "OUT.zip"),
+        new("model", "Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).", "OUT.zip"),
         new("metrics-json", "Also write the JSON metrics to this file.", "OUT.json"),
     ];
 
     public int Execute(CliArguments arguments, TextWriter output)
     {
-        if (arguments.Get("model") is not null)
-            throw new CliUsageException("--model: saving models is not available yet (model persistence is planned); run without --model.");
         var loadOptions = new InteractionFileLoader.Options
         {
             InteractionsPath = arguments.GetRequired("interactions"),
@@ -119,6 +117,12 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
         clock.Restart();
         var metrics = model.Evaluate(split.Test, _ks, maskHistory: false);
         double testSeconds = clock.Elapsed.TotalSeconds;
+        var modelPath = arguments.Get("model");
+        if (modelPath is not null)
+        {
+            model.Save(modelPath);
+            _progress.WriteLine($"Saved the model to {Path.GetFullPath(modelPath)}.");
+        }
         var summary = model.TrainingSummary!;
         int epochs = summary.Epochs.Count;
 
@@ -145,6 +149,7 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
             Number(json, "ms_per_step", summary.MillisecondsPerStep);
             json.WriteNumber("parameters", model.ParameterCount);
             json.WriteNumber("non_embedding_parameters", model.NonEmbeddingParameterCount);
+            if (modelPath is not null) json.WriteString("model_path", Path.GetFullPath(modelPath));
             Number(json, "peak_rss_mb", Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0));
             json.WriteStartArray("validation_ndcg@10");
             foreach (var e in summary.Epochs)

@@ -1,0 +1,541 @@
+using System.IO.Compression;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Model;
+using Microsoft.ML.Srt.Scoring;
+using Microsoft.ML.Srt.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Persistence;
+
+/// <summary>
+/// The SRT model file (format <c>srt-model</c>, version 1): a zip with
+/// <c>manifest.json</c> (format, version, network shape, similarity, tokenizer, and the SHA-256 and length of every
+/// other entry), <c>featurizer.json</c> (text field caps, token-list vocabularies), <c>weights.bin</c> (named tensors
+/// in a plain binary layout), <c>catalog.jsonl</c> (the item catalog, one JSON array per line) and, when present,
+/// <c>training-summary.json</c>. Loading reads data only; nothing in the file is executed. See docs/model-files.md.
+/// The ML.NET <c>mlContext.Model.Save</c> bridge stores this same zip as a binary stream.
+/// </summary>
+internal static class SrtModelFile
+{
+    public const string FormatName = "srt-model";
+    public const int FormatVersion = 1;
+    public const string GptTokenizerName = "gpt2";
+
+    internal const string ManifestEntry = "manifest.json";
+    internal const string FeaturizerEntry = "featurizer.json";
+    internal const string WeightsEntry = "weights.bin";
+    internal const string CatalogEntry = "catalog.jsonl";
+    internal const string SummaryEntry = "training-summary.json";
+
+    private const uint WeightsMagic = 0x57545253; // "SRTW" little-endian
+    private const int MaxManifestBytes = 16 << 20;
+
+    private static readonly JsonSerializerOptions _json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private static readonly JsonSerializerOptions _jsonIndented = new(_json) { WriteIndented = true };
+
+    // ---------------------------------------------------------------- save
+
+    /// <summary>Atomic save: temp file in the target folder, flushed to disk, then moved over the target.</summary>
+    /// <param name="model">The model to save.</param>
+    /// <param name="path">The target file.</param>
+    /// <param name="wrap">Test hook: wraps the temp file's stream (for example to make it fail part way).</param>
+    public static void Save(SrtModel model, string path, Func<Stream, Stream>? wrap = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(folder);
+        var entries = BuildEntries(model); // fails (custom tokenizer) before any file exists
+        var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                var stream = wrap?.Invoke(file) ?? file;
+                WriteZip(entries, stream);
+                stream.Flush();
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    public static void Save(SrtModel model, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stream);
+        WriteZip(BuildEntries(model), stream);
+    }
+
+    private static (byte[] Manifest, List<(string Name, byte[] Data)> Entries) BuildEntries(SrtModel model)
+    {
+        var featurizer = model.Featurizer;
+        if (!(SrtTrainer.DefaultTokenizer.IsValueCreated && ReferenceEquals(featurizer.Tokenizer, SrtTrainer.DefaultTokenizer.Value)))
+            throw new NotSupportedException(
+                $"This model uses a custom tokenizer ({featurizer.Tokenizer.GetType().Name}, set through SrtTrainer.Options.{nameof(SrtTrainer.Options.Tokenizer)}), " +
+                $"which a model file cannot store. Only the default GPT-2 tokenizer is supported: train with Options.{nameof(SrtTrainer.Options.Tokenizer)} = null to save the model.");
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Model files are written on little-endian machines only.");
+
+        var entries = new List<(string Name, byte[] Data)>
+        {
+            (FeaturizerEntry, JsonSerializer.SerializeToUtf8Bytes(FeaturizerFile.From(featurizer), _jsonIndented)),
+            (WeightsEntry, WriteWeights(model.Network)),
+            (CatalogEntry, WriteCatalog(model.Catalog)),
+        };
+        if (model.TrainingSummary is { } summary)
+            entries.Add((SummaryEntry, JsonSerializer.SerializeToUtf8Bytes(summary, _jsonIndented)));
+
+        var list = new JsonObject();
+        foreach (var (name, data) in entries)
+            list[name] = new JsonObject { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(data)), ["bytes"] = data.LongLength };
+        var manifest = new JsonObject
+        {
+            ["format"] = FormatName,
+            ["version"] = FormatVersion,
+            ["library"] = typeof(SrtModelFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+            ["created_utc"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["similarity"] = model.CosineSimilarity ? "cosine" : "dot",
+            ["tokenizer"] = GptTokenizerName,
+            ["items"] = model.Catalog.Count,
+            ["shape"] = JsonSerializer.SerializeToNode(model.Network.Shape, _json),
+            ["entries"] = list,
+        };
+        return (Encoding.UTF8.GetBytes(manifest.ToJsonString(_jsonIndented)), entries);
+    }
+
+    private static void WriteZip((byte[] Manifest, List<(string Name, byte[] Data)> Entries) content, Stream stream)
+    {
+        using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
+        void Add(string name, byte[] data, CompressionLevel level)
+        {
+            var entry = zip.CreateEntry(name, level);
+            entry.LastWriteTime = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero); // reproducible bytes apart from the manifest's date
+            using var s = entry.Open();
+            s.Write(data);
+        }
+        Add(ManifestEntry, content.Manifest, CompressionLevel.Optimal);
+        foreach (var (name, data) in content.Entries)
+            Add(name, data, name == WeightsEntry ? CompressionLevel.Fastest : CompressionLevel.Optimal);
+    }
+
+    // Weights: "SRTW", u32 version, i32 count; per tensor: name (BinaryWriter string), u8 dtype, i32 rank,
+    // i64 dims[rank], raw little-endian elements. Parameters and buffers, in state_dict order.
+    private static byte[] WriteWeights(SrtNetwork network)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            var state = network.state_dict();
+            w.Write(WeightsMagic);
+            w.Write(1u);
+            w.Write(state.Count);
+            foreach (var (name, tensor) in state)
+            {
+                using var cpu = tensor.detach().cpu().contiguous();
+                w.Write(name);
+                w.Write((byte)cpu.dtype);
+                w.Write(cpu.shape.Length);
+                foreach (var d in cpu.shape) w.Write(d);
+                w.Write(ElementBytes(cpu));
+            }
+        }
+        return ms.ToArray();
+    }
+
+    private static byte[] ElementBytes(Tensor t) => t.dtype switch
+    {
+        ScalarType.Float32 => MemoryMarshal.AsBytes<float>(t.data<float>().ToArray()).ToArray(),
+        ScalarType.Float64 => MemoryMarshal.AsBytes<double>(t.data<double>().ToArray()).ToArray(),
+        ScalarType.Int64 => MemoryMarshal.AsBytes<long>(t.data<long>().ToArray()).ToArray(),
+        ScalarType.Int32 => MemoryMarshal.AsBytes<int>(t.data<int>().ToArray()).ToArray(),
+        ScalarType.Bool => t.data<bool>().ToArray().Select(b => b ? (byte)1 : (byte)0).ToArray(),
+        _ => throw new NotSupportedException($"Tensors of type {t.dtype} cannot be saved."),
+    };
+
+    private static int ElementSize(ScalarType type) => type switch
+    {
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Bool => 1,
+        _ => 0,
+    };
+
+    private static Tensor ToTensor(ScalarType type, long[] shape, ReadOnlySpan<byte> data) => type switch
+    {
+        ScalarType.Float32 => tensor(MemoryMarshal.Cast<byte, float>(data).ToArray(), shape),
+        ScalarType.Float64 => tensor(MemoryMarshal.Cast<byte, double>(data).ToArray(), shape),
+        ScalarType.Int64 => tensor(MemoryMarshal.Cast<byte, long>(data).ToArray(), shape),
+        ScalarType.Int32 => tensor(MemoryMarshal.Cast<byte, int>(data).ToArray(), shape),
+        ScalarType.Bool => tensor(data.ToArray().Select(b => b != 0).ToArray(), shape),
+        _ => throw new InvalidOperationException($"unsupported tensor type {type}"),
+    };
+
+    // Catalog: line 1 = {"text_fields": [...], "token_fields": [...], "items": N}; then one line per item:
+    // [id, [text per field], [[tokens] per field], placeholder]. JSON escapes newlines, tabs and quotes.
+    private static byte[] WriteCatalog(ItemCatalog catalog)
+    {
+        using var ms = new MemoryStream();
+        var header = new CatalogHeader(catalog.TextFields.ToArray(), catalog.TokenFields.ToArray(), catalog.Count);
+        ms.Write(JsonSerializer.SerializeToUtf8Bytes(header, _json));
+        ms.WriteByte((byte)'\n');
+        var writerOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        for (int i = 0; i < catalog.Count; i++)
+        {
+            using (var w = new Utf8JsonWriter(ms, writerOptions))
+            {
+                w.WriteStartArray();
+                w.WriteStringValue(catalog.GetId(i));
+                w.WriteStartArray();
+                for (int f = 0; f < catalog.TextFields.Count; f++) w.WriteStringValue(catalog.GetText(i, f));
+                w.WriteEndArray();
+                w.WriteStartArray();
+                for (int f = 0; f < catalog.TokenFields.Count; f++)
+                {
+                    w.WriteStartArray();
+                    foreach (var t in catalog.GetTokens(i, f)) w.WriteStringValue(t);
+                    w.WriteEndArray();
+                }
+                w.WriteEndArray();
+                w.WriteBooleanValue(catalog.IsPlaceholder(i));
+                w.WriteEndArray();
+            }
+            ms.WriteByte((byte)'\n');
+        }
+        return ms.ToArray();
+    }
+
+    // ---------------------------------------------------------------- load
+
+    public static SrtModel Load(Stream stream, string source, string device)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var resolved = SrtTrainer.ResolveDevice(device);
+        InvalidDataException Fail(string what, Exception? inner = null) =>
+            new($"{source} is not a valid SRT model file: {what}", inner);
+
+        ZipArchive zip;
+        try
+        {
+            zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or NotSupportedException)
+        {
+            throw Fail($"it is not a zip archive, or it is truncated ({e.Message})", e);
+        }
+        using (zip)
+        {
+            try
+            {
+                return Read(zip, resolved, Fail);
+            }
+            catch (InvalidDataException e) when (e.Message.StartsWith(source, StringComparison.Ordinal))
+            {
+                throw;
+            }
+            catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException or FormatException or ArgumentException
+                                          or KeyNotFoundException or EndOfStreamException or OverflowException or IOException or NotSupportedException)
+            {
+                throw Fail(e.Message, e);
+            }
+        }
+    }
+
+    private static SrtModel Read(ZipArchive zip, Device device, Func<string, Exception?, InvalidDataException> fail)
+    {
+        InvalidDataException Fail(string what) => fail(what, null);
+
+        var manifestEntry = zip.GetEntry(ManifestEntry) ?? throw Fail(
+            $"it is a zip archive but has no {ManifestEntry}, so it is not an SRT model (it holds: {string.Join(", ", zip.Entries.Take(5).Select(e => e.FullName))}{(zip.Entries.Count > 5 ? ", ..." : "")})");
+        var manifestBytes = ReadEntry(manifestEntry, MaxManifestBytes, Fail);
+        JsonNode manifest;
+        try { manifest = JsonNode.Parse(manifestBytes) ?? throw Fail($"{ManifestEntry} is empty"); }
+        catch (JsonException e) { throw Fail($"{ManifestEntry} is not valid JSON ({e.Message})"); }
+
+        var format = Str(manifest, "format", Fail);
+        if (format != FormatName) throw Fail($"{ManifestEntry} names format '{format}', not '{FormatName}'");
+        int version = Int(manifest, "version", Fail);
+        if (version > FormatVersion)
+            throw Fail($"format version {version} is newer than this library reads (version {FormatVersion}); upgrade Microsoft.ML.Srt");
+        if (version < 1) throw Fail($"format version {version} is not a valid version");
+        var similarity = Str(manifest, "similarity", Fail);
+        bool cosine = similarity switch
+        {
+            "cosine" => true,
+            "dot" => false,
+            _ => throw Fail($"similarity '{similarity}' is unknown (expected cosine or dot)"),
+        };
+        var tokenizer = Str(manifest, "tokenizer", Fail);
+        if (tokenizer != GptTokenizerName) throw Fail($"tokenizer '{tokenizer}' is unknown (only '{GptTokenizerName}' is supported)");
+        var shape = (manifest["shape"] ?? throw Fail($"{ManifestEntry} has no 'shape'")).Deserialize<SrtNetworkShape>(_json)
+                    ?? throw Fail($"{ManifestEntry} has an empty 'shape'");
+        var entries = manifest["entries"] as JsonObject ?? throw Fail($"{ManifestEntry} has no 'entries'");
+
+        byte[] Entry(string name, bool required)
+        {
+            var declared = entries[name];
+            if (declared is null)
+            {
+                if (required) throw Fail($"{ManifestEntry} does not list the entry '{name}'");
+                return Array.Empty<byte>();
+            }
+            var entry = zip.GetEntry(name) ?? throw Fail($"the entry '{name}' listed in the manifest is missing");
+            long bytes = declared["bytes"]?.GetValue<long>() ?? throw Fail($"{ManifestEntry} gives no length for '{name}'");
+            var expected = declared["sha256"]?.GetValue<string>() ?? throw Fail($"{ManifestEntry} gives no SHA-256 for '{name}'");
+            if (bytes < 0 || bytes > Array.MaxLength) throw Fail($"{ManifestEntry} gives an impossible length for '{name}'");
+            var data = ReadEntry(entry, bytes, Fail);
+            if (data.LongLength != bytes)
+                throw Fail($"the entry '{name}' has {data.LongLength} bytes, the manifest says {bytes} (the file was changed or damaged)");
+            var actual = Convert.ToHexStringLower(SHA256.HashData(data));
+            if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
+                throw Fail($"the entry '{name}' was changed or damaged: its SHA-256 is {actual}, the manifest says {expected}");
+            return data;
+        }
+
+        var featurizerFile = JsonSerializer.Deserialize<FeaturizerFile>(Entry(FeaturizerEntry, true), _json) ?? throw Fail($"{FeaturizerEntry} is empty");
+        var featurizer = featurizerFile.ToFeaturizer(Fail);
+        var catalog = ReadCatalog(Entry(CatalogEntry, true), Fail);
+        var weights = ReadWeights(Entry(WeightsEntry, true), Fail);
+        var summaryBytes = Entry(SummaryEntry, false);
+        var summary = summaryBytes.Length == 0 ? null : JsonSerializer.Deserialize<SrtTrainingSummary>(summaryBytes, _json);
+
+        CheckShape(shape, featurizer, catalog, weights, Fail);
+        if (Int(manifest, "items", Fail) != catalog.Count)
+            throw Fail($"{ManifestEntry} says {Int(manifest, "items", Fail)} items, {CatalogEntry} holds {catalog.Count}");
+
+        var network = new SrtNetwork(shape);
+        try
+        {
+            var state = network.state_dict();
+            foreach (var name in weights.Keys)
+                if (!state.ContainsKey(name)) throw Fail($"{WeightsEntry} holds the tensor '{name}', which the network of this shape does not have");
+            using (no_grad())
+            {
+                foreach (var (name, target) in state)
+                {
+                    if (!weights.TryGetValue(name, out var w)) throw Fail($"{WeightsEntry} lacks the tensor '{name}', which the network shape in {ManifestEntry} needs");
+                    if (w.Type != target.dtype) throw Fail($"tensor '{name}' is {w.Type} in {WeightsEntry}; the network expects {target.dtype}");
+                    if (!w.Shape.SequenceEqual(target.shape))
+                        throw Fail($"tensor '{name}' has shape [{string.Join(", ", w.Shape)}] in {WeightsEntry}; the network's shape (from {ManifestEntry}) expects [{string.Join(", ", target.shape)}]");
+                    using var source = ToTensor(w.Type, w.Shape, w.Data.Span);
+                    target.copy_(source);
+                }
+            }
+            network.to(device);
+            network.Items.SetCatalog(featurizer.Featurize(catalog), device);
+            return new SrtModel(network, featurizer, catalog, cosine, device, summary);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Checks the shape against the featurizer, the catalog and the weights' size before any network is built.</summary>
+    private static void CheckShape(SrtNetworkShape s, ItemFeaturizer featurizer, ItemCatalog catalog,
+        Dictionary<string, WeightTensor> weights, Func<string, InvalidDataException> fail)
+    {
+        void Require(bool ok, string what) { if (!ok) throw fail($"the network shape in {ManifestEntry} is inconsistent: {what}"); }
+        Require(s.Dimension is >= 1 and <= 1 << 16, $"dimension {s.Dimension} is out of range");
+        Require(s.Heads >= 1 && s.Dimension % s.Heads == 0, $"dimension {s.Dimension} is not a multiple of heads {s.Heads}");
+        Require(s.Layers is >= 0 and <= 1024, $"layers {s.Layers} is out of range");
+        Require(s.MaxLength is >= 1 and <= 1 << 20, $"max length {s.MaxLength} is out of range");
+        Require(s.FeedForwardMultiplier is >= 1 and <= 64, $"feed-forward multiplier {s.FeedForwardMultiplier} is out of range");
+        Require(s.Dropout is >= 0 and < 1, $"dropout {s.Dropout} is out of range");
+        Require(s.UsesText || s.UsesIds, "the network uses neither text nor ids");
+        Require(s.TokenFieldTableSizes is not null, "token field table sizes are missing");
+        if (s.UsesText)
+        {
+            Require(s.TextVocabularySize == featurizer.TextVocabularySize,
+                $"text vocabulary {s.TextVocabularySize} differs from the featurizer's {featurizer.TextVocabularySize}");
+            Require(s.TextFieldCount == featurizer.TextFieldCaps.Count, $"{s.TextFieldCount} text fields, the featurizer has {featurizer.TextFieldCaps.Count}");
+            Require(s.TokenFieldTableSizes!.SequenceEqual(featurizer.TokenFieldVocabularies.Values.Select(v => v.TableSize)),
+                "token field table sizes differ from the featurizer's vocabularies");
+            foreach (var field in featurizer.Fields)
+                Require(catalog.TextFields.Contains(field) || catalog.TokenFields.Contains(field), $"the catalog lacks the field '{field}'");
+        }
+        if (s.UsesIds) Require(s.IdTableSize == catalog.Count + 1, $"id table {s.IdTableSize} does not fit {catalog.Count} items");
+        // A lower bound of the parameter count (embedding tables and d*d per layer) must fit in the weights, so a forged shape
+        // cannot make the loader allocate far more than the file holds.
+        long d = s.Dimension;
+        long lower = s.Layers * d * d + (s.UsesIds ? s.IdTableSize * d : 0)
+                     + (s.UsesText ? (s.TextVocabularySize + s.TokenFieldTableSizes!.Sum(x => (long)x)) * d : 0);
+        long stored = weights.Values.Sum(w => w.Shape.Aggregate(1L, (a, b) => a * b));
+        Require(lower <= stored, $"it needs at least {lower:N0} weights; {WeightsEntry} holds {stored:N0}");
+    }
+
+    private sealed record WeightTensor(ScalarType Type, long[] Shape, ReadOnlyMemory<byte> Data);
+
+    private static Dictionary<string, WeightTensor> ReadWeights(byte[] data, Func<string, InvalidDataException> fail)
+    {
+        InvalidDataException Bad(string what) => fail($"{WeightsEntry} is malformed: {what}");
+        var result = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
+        using var r = new BinaryReader(new MemoryStream(data, writable: false), Encoding.UTF8);
+        try
+        {
+            if (data.Length < 12 || r.ReadUInt32() != WeightsMagic) throw Bad("it does not start with the SRTW signature");
+            uint version = r.ReadUInt32();
+            if (version != 1) throw Bad($"weights layout version {version} is unknown");
+            int count = r.ReadInt32();
+            if (count < 0 || count > 100_000) throw Bad($"it claims {count} tensors");
+            for (int k = 0; k < count; k++)
+            {
+                var name = r.ReadString();
+                var type = (ScalarType)r.ReadByte();
+                int size = ElementSize(type);
+                if (size == 0) throw Bad($"tensor '{name}' has an unsupported type code {(int)type}");
+                int rank = r.ReadInt32();
+                if (rank is < 0 or > 8) throw Bad($"tensor '{name}' has rank {rank}");
+                var shape = new long[rank];
+                long elements = 1;
+                for (int i = 0; i < rank; i++)
+                {
+                    shape[i] = r.ReadInt64();
+                    if (shape[i] < 0 || shape[i] > int.MaxValue) throw Bad($"tensor '{name}' has dimension {shape[i]}");
+                    elements = checked(elements * shape[i]);
+                }
+                long bytes = checked(elements * size);
+                long at = r.BaseStream.Position;
+                if (bytes > data.Length - at) throw Bad($"it ends inside tensor '{name}' (truncated)");
+                if (!result.TryAdd(name, new WeightTensor(type, shape, data.AsMemory((int)at, (int)bytes))))
+                    throw Bad($"tensor '{name}' appears twice");
+                r.BaseStream.Position = at + bytes;
+            }
+            if (r.BaseStream.Position != data.Length) throw Bad($"{data.Length - r.BaseStream.Position} bytes follow the last tensor");
+        }
+        catch (EndOfStreamException) { throw Bad("it ends early (truncated)"); }
+        catch (OverflowException) { throw Bad("a tensor's size overflows"); }
+        return result;
+    }
+
+    private sealed record CatalogHeader(string[] TextFields, string[] TokenFields, int Items);
+
+    private static ItemCatalog ReadCatalog(byte[] data, Func<string, InvalidDataException> fail)
+    {
+        InvalidDataException Bad(int line, string what) => fail($"{CatalogEntry} line {line}: {what}");
+        using var reader = new StreamReader(new MemoryStream(data, writable: false), new UTF8Encoding(false, throwOnInvalidBytes: true));
+        var headerLine = reader.ReadLine() ?? throw Bad(1, "the entry is empty");
+        CatalogHeader header;
+        try { header = JsonSerializer.Deserialize<CatalogHeader>(headerLine, _json) ?? throw Bad(1, "no header"); }
+        catch (JsonException e) { throw Bad(1, e.Message); }
+        if (header.TextFields is null || header.TokenFields is null || header.Items < 0) throw Bad(1, "the header is incomplete");
+        var builder = new ItemCatalog.Builder(header.TextFields, header.TokenFields, Math.Min(header.Items, 1 << 20));
+        for (int i = 0; i < header.Items; i++)
+        {
+            int lineNo = i + 2;
+            var line = reader.ReadLine() ?? throw Bad(lineNo, $"the catalog ends after {i} of {header.Items} items");
+            JsonElement row;
+            try { row = JsonDocument.Parse(line).RootElement; }
+            catch (JsonException e) { throw Bad(lineNo, e.Message); }
+            if (row.ValueKind != JsonValueKind.Array || row.GetArrayLength() != 4) throw Bad(lineNo, "expected [id, text, tokens, placeholder]");
+            var id = row[0].GetString() ?? throw Bad(lineNo, "the id is null");
+            var text = row[1].EnumerateArray().Select(e => e.GetString() ?? "").ToArray();
+            var tokens = row[2].EnumerateArray().Select(f => f.EnumerateArray().Select(e => e.GetString() ?? "").ToArray()).ToArray();
+            if (text.Length != header.TextFields.Length || tokens.Length != header.TokenFields.Length)
+                throw Bad(lineNo, "the item's field count differs from the header's");
+            try { builder.AddCore(id, text, tokens, row[3].GetBoolean()); }
+            catch (ArgumentException e) { throw Bad(lineNo, e.Message); }
+        }
+        if (reader.ReadLine() is { Length: > 0 }) throw Bad(header.Items + 2, "more items than the header says");
+        return builder.Build();
+    }
+
+    private static byte[] ReadEntry(ZipArchiveEntry entry, long maxBytes, Func<string, InvalidDataException> fail)
+    {
+        try
+        {
+            using var s = entry.Open();
+            using var ms = new MemoryStream();
+            var buffer = new byte[81920];
+            int n;
+            while ((n = s.Read(buffer)) > 0)
+            {
+                if (ms.Length + n > maxBytes) throw fail($"the entry '{entry.FullName}' is longer than the manifest says ({maxBytes} bytes)");
+                ms.Write(buffer, 0, n);
+            }
+            return ms.ToArray();
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException && !e.Message.Contains(" is not a valid SRT model file", StringComparison.Ordinal))
+        {
+            throw fail($"the entry '{entry.FullName}' cannot be read; the file is truncated or damaged ({e.Message})");
+        }
+    }
+
+    private static string Str(JsonNode node, string name, Func<string, InvalidDataException> fail)
+    {
+        try { return node[name]?.GetValue<string>() ?? throw fail($"{ManifestEntry} has no '{name}'"); }
+        catch (InvalidOperationException) { throw fail($"'{name}' in {ManifestEntry} is not a string"); }
+    }
+
+    private static int Int(JsonNode node, string name, Func<string, InvalidDataException> fail)
+    {
+        try { return node[name]?.GetValue<int>() ?? throw fail($"{ManifestEntry} has no '{name}'"); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException) { throw fail($"'{name}' in {ManifestEntry} is not an integer"); }
+    }
+
+    // ---------------------------------------------------------------- featurizer description
+
+    private sealed record TextFieldFile(string Name, int MaxTokens);
+
+    private sealed record TokenFieldFile(string Name, int TableSize, int HashBuckets, string[] ExactTokens);
+
+    private sealed record FeaturizerFile(string Tokenizer, int TextVocabularySize, TextFieldFile[] TextFields, int TokenFieldMaxTokens, TokenFieldFile[] TokenFields)
+    {
+        public static FeaturizerFile From(ItemFeaturizer f) => new(
+            GptTokenizerName, f.TextVocabularySize,
+            f.TextFieldCaps.Select(p => new TextFieldFile(p.Key, p.Value)).ToArray(),
+            f.TokenFieldCap,
+            f.TokenFieldVocabularies.Select(p => new TokenFieldFile(p.Key, p.Value.TableSize, p.Value.HashBuckets, p.Value.ExactTokens.ToArray())).ToArray());
+
+        public ItemFeaturizer ToFeaturizer(Func<string, InvalidDataException> fail)
+        {
+            InvalidDataException Bad(string what) => fail($"{FeaturizerEntry}: {what}");
+            if (Tokenizer != GptTokenizerName) throw Bad($"tokenizer '{Tokenizer}' is unknown (only '{GptTokenizerName}' is supported)");
+            if (TextFields is null || TokenFields is null) throw Bad("the field lists are missing");
+            if (TextVocabularySize < 1) throw Bad($"text vocabulary size {TextVocabularySize} is not positive");
+            if (TokenFieldMaxTokens < 1) throw Bad($"token field cap {TokenFieldMaxTokens} is not positive");
+            var caps = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var t in TextFields)
+            {
+                if (t?.Name is null || t.MaxTokens < 1) throw Bad("a text field has no name or a cap below 1");
+                if (!caps.TryAdd(t.Name, t.MaxTokens)) throw Bad($"text field '{t.Name}' appears twice");
+            }
+            var vocabularies = new Dictionary<string, TokenFieldVocabulary>(StringComparer.Ordinal);
+            foreach (var t in TokenFields)
+            {
+                if (t?.Name is null || t.ExactTokens is null) throw Bad("a token field has no name or no tokens");
+                if (t.HashBuckets < 1 || t.TableSize <= t.HashBuckets) throw Bad($"token field '{t.Name}' has table size {t.TableSize} and {t.HashBuckets} hash buckets");
+                if (t.ExactTokens.Distinct(StringComparer.Ordinal).Count() != t.ExactTokens.Length) throw Bad($"token field '{t.Name}' lists a token twice");
+                try
+                {
+                    if (!vocabularies.TryAdd(t.Name, TokenFieldVocabulary.FromExactTokens(t.ExactTokens, t.TableSize, t.HashBuckets)))
+                        throw Bad($"token field '{t.Name}' appears twice");
+                }
+                catch (ArgumentException e) { throw Bad($"token field '{t.Name}': {e.Message}"); }
+            }
+            return new ItemFeaturizer(SrtTrainer.DefaultTokenizer.Value, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
+        }
+    }
+}

@@ -1,0 +1,292 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Data.Synthetic;
+using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Model;
+using Microsoft.ML.Srt.Persistence;
+using Microsoft.ML.Srt.Scoring;
+using Microsoft.ML.Srt.Training;
+using Microsoft.ML.Tokenizers;
+
+namespace Microsoft.ML.Srt.Tests.Persistence;
+
+/// <summary>One tiny model trained once (synthetic data with title, brand and a token-list field), shared by the tests.</summary>
+public sealed class TinyModelFixture : IDisposable
+{
+    public TinyModelFixture()
+    {
+        var generator = new SyntheticDataGenerator(new SyntheticDataOptions { Seed = 5, ItemCount = 200, UserCount = 150 });
+        var (_, sequences) = generator.Generate();
+        Split = UserSplits.LeaveOneOut(sequences);
+        var trainer = new SrtTrainer(new SrtTrainer.Options
+        {
+            Dimension = 16, Layers = 1, Heads = 1, Epochs = 1, BatchSize = 32, Negatives = 20, MaxLength = 20,
+            Device = "cpu", TokenFieldTableSize = 64, TokenFieldHashBuckets = 8,
+        });
+        Model = trainer.Train(Split.Train, Split.Validation);
+        Bytes = Save(Model);
+    }
+
+    public LeaveOneOutSplit Split { get; }
+
+    public SrtModel Model { get; }
+
+    /// <summary>The model saved to memory.</summary>
+    public byte[] Bytes { get; }
+
+    public static byte[] Save(SrtModel model)
+    {
+        using var ms = new MemoryStream();
+        model.Save(ms);
+        return ms.ToArray();
+    }
+
+    public void Dispose() => Model.Dispose();
+}
+
+public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelFixture>
+{
+    private readonly SrtModel _model = fixture.Model;
+
+    [Fact]
+    public void RoundTripGivesBitwiseEqualScoresAndEqualMetrics()
+    {
+        using var t = new TempFiles();
+        var path = Path.Combine(t.Folder, "sub", "model.zip");
+        _model.Save(path);
+        using var loaded = SrtModel.Load(path, "cpu");
+
+        Assert.Equal(_model.Catalog.Ids, loaded.Catalog.Ids);
+        Assert.Equal(_model.Catalog.TextFields, loaded.Catalog.TextFields);
+        Assert.Equal(_model.Catalog.TokenFields, loaded.Catalog.TokenFields);
+        for (int i = 0; i < _model.Catalog.Count; i += 17)
+        {
+            Assert.Equal(_model.Catalog.GetText(i, 0), loaded.Catalog.GetText(i, 0));
+            Assert.Equal(_model.Catalog.GetTokens(i, 0), loaded.Catalog.GetTokens(i, 0));
+        }
+        Assert.Equal(_model.ParameterCount, loaded.ParameterCount);
+        Assert.Equal(_model.CosineSimilarity, loaded.CosineSimilarity);
+        Assert.Equal(_model.MaxLength, loaded.MaxLength);
+        Assert.Equal(_model.Featurizer.Fields, loaded.Featurizer.Fields);
+        Assert.Equal(_model.Featurizer.TextFieldCaps, loaded.Featurizer.TextFieldCaps);
+        var vocab = _model.Featurizer.TokenFieldVocabularies.Single();
+        Assert.Equal(vocab.Value.ExactTokens, loaded.Featurizer.TokenFieldVocabularies[vocab.Key].ExactTokens);
+        Assert.Equal(_model.TrainingSummary!.BestEpoch, loaded.TrainingSummary!.BestEpoch);
+        Assert.Equal(_model.TrainingSummary.Epochs[0].TrainLoss, loaded.TrainingSummary.Epochs[0].TrainLoss);
+
+        var test = fixture.Split.Test;
+        for (int k = 0; k < test.Count; k += 7)
+        {
+            var history = test.GetHistory(k);
+            var a = _model.Recommend(history, 20);
+            var b = loaded.Recommend(history, 20);
+            Assert.Equal(a.Select(p => p.Item), b.Select(p => p.Item));
+            Assert.Equal(a.Select(p => BitConverter.SingleToInt32Bits(p.Score)), b.Select(p => BitConverter.SingleToInt32Bits(p.Score)));
+        }
+
+        var expected = _model.Evaluate(test);
+        var onLoaded = new EvaluationCases(test.Source.WithCatalog(loaded.Catalog), test.Users, test.HistoryLengths, test.Targets);
+        var actual = loaded.Evaluate(onLoaded);
+        Assert.Equal(expected.Ndcg, actual.Ndcg);
+        Assert.Equal(expected.Hit, actual.Hit);
+        Assert.Equal(expected.Mrr, actual.Mrr);
+    }
+
+    [Fact]
+    public void StreamRoundTripAndManifestDescribeTheModel()
+    {
+        using (var loaded = SrtModel.Load(new MemoryStream(fixture.Bytes), "cpu"))
+            Assert.Equal(_model.Recommend(fixture.Split.Test.GetHistory(0), 5), loaded.Recommend(fixture.Split.Test.GetHistory(0), 5));
+
+        using var zip = new ZipArchive(new MemoryStream(fixture.Bytes));
+        Assert.Equal(
+            new[] { SrtModelFile.ManifestEntry, SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.SummaryEntry },
+            zip.Entries.Select(e => e.FullName));
+        var manifest = JsonNode.Parse(Read(zip, SrtModelFile.ManifestEntry))!;
+        Assert.Equal("srt-model", manifest["format"]!.GetValue<string>());
+        Assert.Equal(1, manifest["version"]!.GetValue<int>());
+        Assert.Equal("cosine", manifest["similarity"]!.GetValue<string>());
+        Assert.Equal("gpt2", manifest["tokenizer"]!.GetValue<string>());
+        Assert.Equal(16, manifest["shape"]!["dimension"]!.GetValue<int>());
+        foreach (var name in new[] { SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry })
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Read(zip, name))), manifest["entries"]![name]!["sha256"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void TruncatedFilesAreRejectedWithClearErrors()
+    {
+        using var t = new TempFiles();
+        var bytes = fixture.Bytes;
+        foreach (var length in new[] { 0, 10, 200, bytes.Length / 3, bytes.Length / 2, bytes.Length - 30, bytes.Length - 1 })
+        {
+            var path = Path.Combine(t.Folder, $"cut{length}.zip");
+            File.WriteAllBytes(path, bytes[..length]);
+            var e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(path, "cpu"));
+            Assert.Contains(path, e.Message);
+            Assert.Contains("not a valid SRT model file", e.Message);
+        }
+    }
+
+    [Fact]
+    public void ForeignFilesAreRejected()
+    {
+        using var t = new TempFiles();
+        var text = t.Write("notes.zip", "just text, not a zip");
+        var e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(text, "cpu"));
+        Assert.Contains(text, e.Message);
+        Assert.Contains("not a zip", e.Message);
+
+        var other = Path.Combine(t.Folder, "other.zip");
+        using (var zip = ZipFile.Open(other, ZipArchiveMode.Create))
+        using (var w = new StreamWriter(zip.CreateEntry("readme.txt").Open()))
+            w.Write("hello");
+        e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(other, "cpu"));
+        Assert.Contains("no manifest.json", e.Message);
+        Assert.Contains("readme.txt", e.Message);
+
+        var wrongFormat = Rewrite(fixture.Bytes, manifest: m => m["format"] = "onnx-model");
+        e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(wrongFormat), "cpu"));
+        Assert.Contains("format 'onnx-model'", e.Message);
+    }
+
+    [Fact]
+    public void WrongVersionIsRejected()
+    {
+        var newer = Rewrite(fixture.Bytes, manifest: m => m["version"] = 2);
+        var e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(newer), "cpu"));
+        Assert.Contains("version 2 is newer", e.Message);
+        var zero = Rewrite(fixture.Bytes, manifest: m => m["version"] = 0);
+        Assert.Contains("version 0", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(zero), "cpu")).Message);
+    }
+
+    [Fact]
+    public void ChangedEntriesAreDetectedByTheirHash()
+    {
+        foreach (var name in new[] { SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.FeaturizerEntry })
+        {
+            var tampered = Rewrite(fixture.Bytes, entry: (name, data => { data[data.Length / 2] ^= 0x20; return data; }), rehash: false);
+            var e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(tampered), "cpu"));
+            Assert.Contains($"'{name}' was changed or damaged", e.Message);
+        }
+        var missing = Rewrite(fixture.Bytes, entry: (SrtModelFile.CatalogEntry, null), rehash: false);
+        Assert.Contains("missing", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(missing), "cpu")).Message);
+    }
+
+    [Fact]
+    public void InconsistentContentIsRejectedBeforeTorchSeesIt()
+    {
+        // Shapes changed in the manifest (which the hashes do not cover).
+        var wider = Rewrite(fixture.Bytes, manifest: m => m["shape"]!["dimension"] = 32);
+        Assert.Contains("shape", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(wider), "cpu")).Message);
+        var deeper = Rewrite(fixture.Bytes, manifest: m => m["shape"]!["layers"] = 2);
+        Assert.Contains("shape", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(deeper), "cpu")).Message);
+        var huge = Rewrite(fixture.Bytes, manifest: m => m["shape"]!["text_vocabulary_size"] = 2_000_000_000);
+        Assert.Contains("inconsistent", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(huge), "cpu")).Message);
+        var heads = Rewrite(fixture.Bytes, manifest: m => m["shape"]!["heads"] = 3);
+        Assert.Contains("multiple of heads", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(heads), "cpu")).Message);
+
+        // Entries changed with the hashes recomputed: the structural checks still hold.
+        var cutWeights = Rewrite(fixture.Bytes, entry: (SrtModelFile.WeightsEntry, d => d[..(d.Length - 100)]), rehash: true);
+        Assert.Contains("weights.bin is malformed", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(cutWeights), "cpu")).Message);
+        var fewerItems = Rewrite(fixture.Bytes, entry: (SrtModelFile.CatalogEntry, d => Encoding.UTF8.GetBytes(
+            string.Join('\n', Encoding.UTF8.GetString(d).Split('\n').SkipLast(3)) + "\n")), rehash: true);
+        Assert.Contains("catalog.jsonl", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(fewerItems), "cpu")).Message);
+        var badJson = Rewrite(fixture.Bytes, entry: (SrtModelFile.FeaturizerEntry, _ => "{ not json"u8.ToArray()), rehash: true);
+        Assert.Contains("not a valid SRT model file", Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(badJson), "cpu")).Message);
+    }
+
+    [Fact]
+    public void FailedSaveLeavesNoFileAndKeepsAnExistingOne()
+    {
+        using var t = new TempFiles();
+        var target = Path.Combine(t.Folder, "model.zip");
+        Assert.Throws<IOException>(() => SrtModelFile.Save(_model, target, s => new FailingStream(s, 5000)));
+        Assert.False(File.Exists(target));
+        Assert.Empty(Directory.GetFiles(t.Folder));
+
+        File.WriteAllText(target, "previous model");
+        Assert.Throws<IOException>(() => SrtModelFile.Save(_model, target, s => new FailingStream(s, 5000)));
+        Assert.Equal("previous model", File.ReadAllText(target));
+        Assert.Single(Directory.GetFiles(t.Folder));
+
+        _model.Save(target); // overwrites
+        using var loaded = SrtModel.Load(target, "cpu");
+        Assert.Single(Directory.GetFiles(t.Folder));
+    }
+
+    [Fact]
+    public void CustomTokenizerIsRejectedAtSave()
+    {
+        var custom = BpeTokenizer.Create(new MemoryStream("{\"a\": 0, \"b\": 1, \"ab\": 2}"u8.ToArray()), new MemoryStream("#version: 0.2\na b\n"u8.ToArray()));
+        var f = _model.Featurizer;
+        var featurizer = new ItemFeaturizer(custom, f.TextVocabularySize, f.TextFieldCaps, f.TokenFieldVocabularies, f.TokenFieldCap);
+        using var model = new SrtModel(new SrtNetwork(_model.Network.Shape), featurizer, _model.Catalog, true, TorchSharp.torch.CPU, null);
+        using var t = new TempFiles();
+        var target = Path.Combine(t.Folder, "custom.zip");
+        var e = Assert.Throws<NotSupportedException>(() => model.Save(target));
+        Assert.Contains("Options.Tokenizer", e.Message);
+        Assert.False(File.Exists(target));
+        Assert.Empty(Directory.GetFiles(t.Folder));
+        Assert.Throws<NotSupportedException>(() => model.Save(new MemoryStream()));
+    }
+
+    private static byte[] Read(ZipArchive zip, string name)
+    {
+        using var s = zip.GetEntry(name)!.Open();
+        using var ms = new MemoryStream();
+        s.CopyTo(ms);
+        return ms.ToArray();
+    }
+
+    /// <summary>A copy of a model file with the manifest and/or one entry changed (null removes the entry); optionally with hashes recomputed.</summary>
+    private static byte[] Rewrite(byte[] original, Action<JsonNode>? manifest = null, (string Name, Func<byte[], byte[]>? Change)? entry = null, bool rehash = true)
+    {
+        using var source = new ZipArchive(new MemoryStream(original));
+        var contents = source.Entries.ToDictionary(e => e.FullName, e => Read(source, e.FullName));
+        var m = JsonNode.Parse(contents[SrtModelFile.ManifestEntry])!;
+        if (entry is { } change)
+        {
+            if (change.Change is null) contents.Remove(change.Name);
+            else contents[change.Name] = change.Change(contents[change.Name]);
+            if (rehash && change.Change is not null)
+            {
+                m["entries"]![change.Name]!["sha256"] = Convert.ToHexStringLower(SHA256.HashData(contents[change.Name]));
+                m["entries"]![change.Name]!["bytes"] = contents[change.Name].LongLength;
+            }
+        }
+        manifest?.Invoke(m);
+        contents[SrtModelFile.ManifestEntry] = Encoding.UTF8.GetBytes(m.ToJsonString());
+        using var ms = new MemoryStream();
+        using (var zip = new ZipArchive(ms, ZipArchiveMode.Create, leaveOpen: true))
+            foreach (var (name, data) in contents)
+                using (var s = zip.CreateEntry(name).Open())
+                    s.Write(data);
+        return ms.ToArray();
+    }
+
+    /// <summary>Passes writes through until <c>limit</c> bytes, then throws, like a full disk.</summary>
+    private sealed class FailingStream(Stream inner, long limit) : Stream
+    {
+        private long _written;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _written;
+        public override long Position { get => _written; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (_written + count > limit) throw new IOException("No space left on device (simulated).");
+            inner.Write(buffer, offset, count);
+            _written += count;
+        }
+    }
+}
