@@ -46,7 +46,7 @@ public sealed class SrtRecommendationCatalog
     /// <param name="negatives">Sampled negatives per step; 0 means every catalog item.</param>
     /// <param name="epochs">Training epochs.</param>
     public SrtTrainer Srt(string userColumnName = "UserId", string itemColumnName = "ItemId", string? timestampColumnName = null,
-        IDataView? items = null, string preset = SrtPresets.Default, int negatives = 1000, int epochs = 50) =>
+        IDataView? items = null, string preset = SrtPresets.Default, int negatives = SrtTrainer.Options.DefaultNegatives, int epochs = SrtTrainer.Options.DefaultEpochs) =>
         Srt(new SrtTrainer.Options
         {
             UserColumnName = userColumnName,

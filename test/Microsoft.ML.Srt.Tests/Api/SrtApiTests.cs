@@ -191,7 +191,7 @@ public class SrtApiTests
             else Assert.True(Equals(a, b), $"{field.Name}: {a} vs {b}");
         }
         var defaults = ml.Recommendation().Srt().TrainerOptions;
-        Assert.Equal(("UserId", "ItemId", null, 1000, 50, SrtPresets.Default),
+        Assert.Equal(("UserId", "ItemId", null, SrtTrainer.Options.DefaultNegatives, SrtTrainer.Options.DefaultEpochs, SrtPresets.Default),
             (defaults.UserColumnName, defaults.ItemColumnName, defaults.TimestampColumnName, defaults.Negatives, defaults.Epochs, defaults.Preset));
     }
 

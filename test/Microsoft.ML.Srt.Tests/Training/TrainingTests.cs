@@ -11,14 +11,14 @@ public class TrainingTests
 {
     private static readonly Lazy<(SyntheticDataGenerator Generator, LeaveOneOutSplit Split)> Data = new(() =>
     {
-        var generator = new SyntheticDataGenerator(new SyntheticDataOptions { ItemCount = 400, UserCount = 2000, Seed = 7 });
+        var generator = new SyntheticDataGenerator(new SyntheticDataOptions { ItemCount = 1000, UserCount = 3000, Seed = 7 });
         var (_, sequences) = generator.Generate();
         return (generator, UserSplits.LeaveOneOut(sequences));
     });
 
-    private static SrtTrainer.Options Small(int epochs = 6, int seed = 1) => new()
+    private static SrtTrainer.Options Small(int epochs = 10, int seed = 1) => new()
     {
-        Dimension = 32, Layers = 1, Heads = 2, MaxLength = 20, Dropout = 0.2, Negatives = 200,
+        Dimension = 64, Layers = 2, Heads = 2, MaxLength = 20, Dropout = 0.2, Negatives = 200,
         Epochs = epochs, BatchSize = 64, LearningRate = 3e-3, EarlyStoppingPatience = 0, Seed = seed, Device = "cpu",
     };
 

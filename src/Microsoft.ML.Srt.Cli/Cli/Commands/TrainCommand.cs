@@ -17,6 +17,15 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
     private static readonly string[] _policies = ["error", "add-placeholder", "drop"];
     private static readonly string[] _representations = ["text", "id", "text-and-id"];
     private static readonly int[] _ks = [5, 10, 20];
+    // The command's defaults are the library's default recipe (docs/training.md), never a copy of it.
+    private static readonly SrtTrainer.Options _defaults = new();
+    private static string Invariant(double value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string RepresentationName(ItemRepresentation r) => r switch
+    {
+        ItemRepresentation.Id => "id",
+        ItemRepresentation.TextAndId => "text-and-id",
+        _ => "text",
+    };
     private readonly TextWriter _progress = progress ?? Console.Error;
 
     public string Name => "train";
@@ -32,16 +41,16 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
         new("unknown-items", "Items in interactions but not in the item file.", "POLICY", Default: "error", Choices: _policies),
         new("text-fields", "Comma-separated item fields to use as text (default: by the reader's rule).", "NAMES"),
         new("token-fields", "Comma-separated item fields to use as token lists (for RecBole Beauty: attributes).", "NAMES"),
-        new("representation", "How items become vectors: text (SRT), id (SASRec-style) or text-and-id.", "KIND", Default: "text", Choices: _representations),
-        new("preset", $"Model size: {string.Join(", ", SrtPresets.All.Keys)}.", "NAME", Default: SrtPresets.Default),
+        new("representation", "How items become vectors: text (SRT), id (SASRec-style) or text-and-id.", "KIND", Default: RepresentationName(_defaults.ItemRepresentation), Choices: _representations),
+        new("preset", $"Model size: {string.Join(", ", SrtPresets.All.Keys)}.", "NAME", Default: _defaults.Preset),
         new("layers", "Transformer layers (default: the preset's).", "N"),
         new("heads", "Attention heads (default: the preset's).", "N"),
         new("dimension", "Model width d (default: the preset's).", "N"),
-        new("negatives", "Sampled negatives per step, or 'all' for the full softmax.", "N|all", Default: "1000"),
-        new("epochs", "Training epochs.", "N", Default: "50"),
-        new("batch-size", "Sequences per batch.", "N", Default: "128"),
-        new("max-minutes", "Training time budget in minutes (0: none).", "M", Default: "0"),
-        new("seed", "Random seed.", "S", Default: "1"),
+        new("negatives", "Sampled negatives per step, or 'all' for the full softmax.", "N|all", Default: _defaults.Negatives == 0 ? "all" : Invariant(_defaults.Negatives)),
+        new("epochs", "Training epochs.", "N", Default: Invariant(_defaults.Epochs)),
+        new("batch-size", "Sequences per batch.", "N", Default: Invariant(_defaults.BatchSize)),
+        new("max-minutes", "Training time budget in minutes (0: none).", "M", Default: Invariant(_defaults.MaxMinutes)),
+        new("seed", "Random seed.", "S", Default: Invariant(_defaults.Seed)),
         new("device", "Torch device: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
         new("model", "Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).", "OUT.zip"),
         new("metrics-json", "Also write the JSON metrics to this file.", "OUT.json"),
@@ -84,11 +93,11 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
             Layers = Int(arguments, "layers", 0),
             Heads = Int(arguments, "heads", 0),
             Dimension = Int(arguments, "dimension", 0),
-            Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : Int(arguments, "negatives", 1000),
-            Epochs = Int(arguments, "epochs", 50),
-            BatchSize = Int(arguments, "batch-size", 128),
+            Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : Int(arguments, "negatives", _defaults.Negatives),
+            Epochs = Int(arguments, "epochs", _defaults.Epochs),
+            BatchSize = Int(arguments, "batch-size", _defaults.BatchSize),
             MaxMinutes = Double(arguments, "max-minutes"),
-            Seed = Int(arguments, "seed", 1),
+            Seed = Int(arguments, "seed", _defaults.Seed),
             Device = arguments.Get("device")!,
         };
         options.Progress = new EpochLine(_progress);
