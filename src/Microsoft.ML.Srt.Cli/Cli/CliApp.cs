@@ -13,6 +13,7 @@ internal sealed class CliApp
     public static CliApp CreateDefault() => new(
     [
         new DataInspectCommand(),
+        new DataGenerateCommand(),
         new TrainCommand(),
         new BenchmarkStepCommand(),
         new QuickstartCommand(),

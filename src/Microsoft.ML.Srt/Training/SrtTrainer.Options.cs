@@ -151,8 +151,13 @@ public sealed partial class SrtTrainer
         /// <summary>Gradient norm clip. Default 1 (the paper's); 0 disables.</summary>
         public double GradientClipNorm = 1.0;
 
-        /// <summary>Stop after this many epochs without a better validation NDCG@10, and restore the best epoch. 0 disables. Default 10.</summary>
-        public int EarlyStoppingPatience = 10;
+        /// <summary>
+        /// Stop after this many validations without a better NDCG@10, counted only while the learning rate decays
+        /// (warm-up plateaus are expected). 0 disables early stopping. Whatever stops training, the best epoch's
+        /// weights are restored. Default 0: the one-cycle schedule (and <see cref="MaxMinutes"/>) ends training; on
+        /// Beauty a patience of 10 stopped runs on validation noise just after the warm-up (docs/training.md).
+        /// </summary>
+        public int EarlyStoppingPatience;
 
         /// <summary>
         /// Wall-clock training budget in minutes (validation included); 0 means none. With a budget the schedule

@@ -90,6 +90,7 @@ internal sealed class SrtTrainingSession
         var reports = new List<SrtEpochReport>();
         double best = double.NegativeInfinity;
         int bestEpoch = 0, sinceBest = 0;
+        double lastLearningRate = 0;
         Dictionary<string, Tensor>? bestWeights = null;
         var total = Stopwatch.StartNew();
         double stepSeconds = 0;
@@ -144,7 +145,9 @@ internal sealed class SrtTrainingSession
                 sinceBest = 0;
                 if (validationCases is not null) bestWeights = Snapshot(bestWeights);
             }
-            else if (validate) sinceBest++;
+            // Patience counts only once the learning rate decays: during warm-up validation plateaus are expected.
+            else if (validate && lr < lastLearningRate) sinceBest++;
+            lastLearningRate = lr;
 
             var report = new SrtEpochReport
             {

@@ -19,7 +19,7 @@ public class QuickstartCommandTests
         var text = output.ToString();
         Assert.Equal(0, code);
 
-        Assert.Contains("epoch  1/1", text);
+        Assert.Contains("epoch   1/1", text);
         Assert.Contains("Top-10 recommendations:", text);
         var recommendations = text[text.IndexOf("Top-10 recommendations:", StringComparison.Ordinal)..].Split('\n')
             .Where(l => Regex.IsMatch(l, @"^\s+\d+\. ")).ToList();

@@ -7,8 +7,6 @@ namespace Microsoft.ML.Srt.Cli;
 /// <summary><c>srt data inspect</c>: loads a data set, splits it leave-one-out and prints what it found as one JSON object.</summary>
 internal sealed class DataInspectCommand : ICliCommand
 {
-    private static readonly string[] _formats = ["auto", "sequences", "recbole", "csv"];
-    private static readonly string[] _policies = ["error", "add-placeholder", "drop"];
 
     public string Name => "data inspect";
 
@@ -16,43 +14,15 @@ internal sealed class DataInspectCommand : ICliCommand
 
     public IReadOnlyList<CliOption> Options { get; } =
     [
-        new("interactions", "Interaction file: sequences (user item item ...), RecBole .inter, or CSV/TSV with a header.", "PATH", Required: true),
-        new("items", "Item file: RecBole .item or TSV/CSV with a header (for .inter, the sibling .item is used when omitted).", "PATH"),
-        new("attributes", "JSON file {\"item_id\": [attribute ids]} merged into the items as the token list 'attributes'.", "PATH"),
-        new("format", "Interaction file format.", "FORMAT", Default: "auto", Choices: _formats),
-        new("unknown-items", "Items in interactions but not in the item file.", "POLICY", Default: "error", Choices: _policies),
-        new("text-fields", "Comma-separated item fields to use as text (default: by the reader's rule).", "NAMES"),
-        new("token-fields", "Comma-separated item fields to use as token lists (split on spaces).", "NAMES"),
+        .. DataArguments.Options,
     ];
 
     public int Execute(CliArguments arguments, TextWriter output)
     {
-        var options = new InteractionFileLoader.Options
-        {
-            InteractionsPath = arguments.GetRequired("interactions"),
-            ItemsPath = arguments.Get("items"),
-            AttributesPath = arguments.Get("attributes"),
-            Format = arguments.Get("format") switch
-            {
-                "sequences" => DataFormat.Sequences,
-                "recbole" => DataFormat.RecBole,
-                "csv" => DataFormat.Csv,
-                _ => DataFormat.Auto,
-            },
-            UnknownItems = arguments.Get("unknown-items") switch
-            {
-                "add-placeholder" => UnknownItemPolicy.AddPlaceholder,
-                "drop" => UnknownItemPolicy.Drop,
-                _ => UnknownItemPolicy.Error,
-            },
-            TextFields = arguments.GetList("text-fields"),
-            TokenFields = arguments.GetList("token-fields"),
-        };
-        var format = options.Format == DataFormat.Auto ? DataFormatDetector.Detect(options.InteractionsPath) : options.Format;
-        options.Format = format;
-
+        var options = DataArguments.Parse(arguments);
         var clock = Stopwatch.StartNew();
-        var data = InteractionFileLoader.Load(options);
+        var data = DataArguments.Load(options);
+        var format = options.Format;
         var split = UserSplits.LeaveOneOut(data);
         double seconds = clock.Elapsed.TotalSeconds;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Training;
+using Spectre.Console;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -11,10 +12,8 @@ namespace Microsoft.ML.Srt.Cli;
 /// validation part), evaluates the test part with full ranking over the whole catalog, and prints one JSON object.
 /// Progress lines go to the error stream, so the standard output is only the JSON.
 /// </summary>
-internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
+internal sealed class TrainCommand(TextWriter? progress = null, bool? interactive = null) : ICliCommand
 {
-    private static readonly string[] _formats = ["auto", "sequences", "recbole", "csv"];
-    private static readonly string[] _policies = ["error", "add-placeholder", "drop"];
     private static readonly string[] _representations = ["text", "id", "text-and-id"];
     private static readonly int[] _ks = [5, 10, 20];
     // The command's defaults are the library's default recipe (docs/training.md), never a copy of it.
@@ -27,6 +26,7 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
         _ => "text",
     };
     private readonly TextWriter _progress = progress ?? Console.Error;
+    private readonly bool? _interactive = interactive;
 
     public string Name => "train";
 
@@ -34,13 +34,7 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
 
     public IReadOnlyList<CliOption> Options { get; } =
     [
-        new("interactions", "Interaction file: sequences (user item item ...), RecBole .inter, or CSV/TSV with a header.", "PATH", Required: true),
-        new("items", "Item file: RecBole .item or TSV/CSV with a header (for .inter, the sibling .item is used when omitted).", "PATH"),
-        new("attributes", "JSON file {\"item_id\": [attribute ids]} merged into the items as the token list 'attributes'.", "PATH"),
-        new("format", "Interaction file format.", "FORMAT", Default: "auto", Choices: _formats),
-        new("unknown-items", "Items in interactions but not in the item file.", "POLICY", Default: "error", Choices: _policies),
-        new("text-fields", "Comma-separated item fields to use as text (default: by the reader's rule).", "NAMES"),
-        new("token-fields", "Comma-separated item fields to use as token lists (for RecBole Beauty: attributes).", "NAMES"),
+        .. DataArguments.Options,
         new("representation", "How items become vectors: text (SRT), id (SASRec-style) or text-and-id.", "KIND", Default: RepresentationName(_defaults.ItemRepresentation), Choices: _representations),
         new("preset", $"Model size: {string.Join(", ", SrtPresets.All.Keys)}.", "NAME", Default: _defaults.Preset),
         new("layers", "Transformer layers (default: the preset's).", "N"),
@@ -58,27 +52,7 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
 
     public int Execute(CliArguments arguments, TextWriter output)
     {
-        var loadOptions = new InteractionFileLoader.Options
-        {
-            InteractionsPath = arguments.GetRequired("interactions"),
-            ItemsPath = arguments.Get("items"),
-            AttributesPath = arguments.Get("attributes"),
-            Format = arguments.Get("format") switch
-            {
-                "sequences" => DataFormat.Sequences,
-                "recbole" => DataFormat.RecBole,
-                "csv" => DataFormat.Csv,
-                _ => DataFormat.Auto,
-            },
-            UnknownItems = arguments.Get("unknown-items") switch
-            {
-                "add-placeholder" => UnknownItemPolicy.AddPlaceholder,
-                "drop" => UnknownItemPolicy.Drop,
-                _ => UnknownItemPolicy.Error,
-            },
-            TextFields = arguments.GetList("text-fields"),
-            TokenFields = arguments.GetList("token-fields"),
-        };
+        var loadOptions = DataArguments.Parse(arguments);
 
         var negatives = arguments.Get("negatives")!;
         var options = new SrtTrainer.Options
@@ -90,17 +64,16 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
                 _ => ItemRepresentation.Text,
             },
             Preset = arguments.Get("preset")!,
-            Layers = Int(arguments, "layers", 0),
-            Heads = Int(arguments, "heads", 0),
-            Dimension = Int(arguments, "dimension", 0),
-            Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : Int(arguments, "negatives", _defaults.Negatives),
-            Epochs = Int(arguments, "epochs", _defaults.Epochs),
-            BatchSize = Int(arguments, "batch-size", _defaults.BatchSize),
-            MaxMinutes = Double(arguments, "max-minutes"),
-            Seed = Int(arguments, "seed", _defaults.Seed),
+            Layers = arguments.GetInt("layers", 0),
+            Heads = arguments.GetInt("heads", 0),
+            Dimension = arguments.GetInt("dimension", 0),
+            Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : arguments.GetInt("negatives", _defaults.Negatives),
+            Epochs = arguments.GetInt("epochs", _defaults.Epochs),
+            BatchSize = arguments.GetInt("batch-size", _defaults.BatchSize),
+            MaxMinutes = arguments.GetDouble("max-minutes", _defaults.MaxMinutes),
+            Seed = arguments.GetInt("seed", _defaults.Seed),
             Device = arguments.Get("device")!,
         };
-        options.Progress = new EpochLine(_progress);
         SrtTrainer trainer;
         try
         {
@@ -111,8 +84,7 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
             throw new CliUsageException(e.Message);
         }
 
-        if (loadOptions.Format == DataFormat.Auto) loadOptions.Format = DataFormatDetector.Detect(loadOptions.InteractionsPath);
-        var data = InteractionFileLoader.Load(loadOptions);
+        var data = DataArguments.Load(loadOptions);
         foreach (var note in data.Report.Notes) _progress.WriteLine(note);
         var split = UserSplits.LeaveOneOut(data);
         _progress.WriteLine($"{data.UserCount} users, {data.Catalog.Count} items, {data.InteractionCount} interactions; " +
@@ -121,7 +93,9 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
             throw new InvalidOperationException("No user has 3 or more interactions, so the leave-one-out split has nothing to validate or test.");
 
         var clock = Stopwatch.StartNew();
-        using var model = trainer.Train(split.Train, split.Validation);
+        bool interactive = _interactive ?? (ReferenceEquals(_progress, Console.Error) && !Console.IsErrorRedirected);
+        using var model = EpochProgress.Run(options, () => trainer.Train(split.Train, split.Validation), _progress, interactive,
+            interactive ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null);
         double trainSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var metrics = model.Evaluate(split.Test, _ks, maskHistory: false);
@@ -235,26 +209,6 @@ internal sealed class TrainCommand(TextWriter? progress = null) : ICliCommand
         else json.WriteNull(name);
     }
 
-    private static int Int(CliArguments arguments, string name, int fallback)
-    {
-        var value = arguments.Get(name);
-        if (value is null) return fallback;
-        return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n)
-            ? n : throw new CliUsageException($"option '--{name}' needs an integer; got '{value}'.");
-    }
 
-    private static double Double(CliArguments arguments, string name)
-    {
-        var value = arguments.Get(name) ?? "0";
-        return double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)
-            ? d : throw new CliUsageException($"option '--{name}' needs a number; got '{value}'.");
-    }
 
-    /// <summary>One line per epoch on the progress stream, written as the report arrives (synchronously).</summary>
-    private sealed class EpochLine(TextWriter writer) : IProgress<SrtEpochReport>
-    {
-        public void Report(SrtEpochReport r) => writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"epoch {r.Epoch,3}/{r.PlannedEpochs}  loss {r.TrainLoss:F4}  val NDCG@10 {r.ValidationNdcg10:F4}  " +
-            $"{r.TrainSeconds + r.ValidationSeconds,6:F1} s  {r.SequencesPerSecond,7:F0} seq/s{(r.IsBest ? "  *" : "")}"));
-    }
 }
