@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Persistence;
 using Microsoft.ML.Srt.Scoring;
 
 namespace Microsoft.ML.Srt.Training;
@@ -106,21 +107,11 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
         var added = new DataViewSchema.Builder();
         added.AddColumn(o.RecommendedItemsColumnName, new VectorDataViewType(TextDataViewType.Instance));
         added.AddColumn(o.ScoresColumnName, new VectorDataViewType(NumberDataViewType.Single));
-        var addedShape = ShapeOf(added.ToSchema());
+        var addedShape = MlNetInternals.SchemaShapeOf(added.ToSchema());
         var names = addedShape.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(addedShape));
     }
 
-    /// <summary>
-    /// <c>SchemaShape.Create(DataViewSchema)</c>, which Microsoft.ML 5.0.1 keeps internal (as it does the column
-    /// constructor): called through reflection; Microsoft.ML is pinned exactly, and a test covers this.
-    /// </summary>
-    internal static SchemaShape ShapeOf(DataViewSchema schema)
-    {
-        var create = typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic,
-            [typeof(DataViewSchema)]) ?? throw new InvalidOperationException("Microsoft.ML's SchemaShape.Create(DataViewSchema) was not found: this Microsoft.ML version is not supported.");
-        return (SchemaShape)create.Invoke(null, [schema])!;
-    }
 
     private SrtTransformer.Options TransformerOptions() => new()
     {

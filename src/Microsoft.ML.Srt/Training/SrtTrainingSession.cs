@@ -268,7 +268,7 @@ internal sealed class SrtTrainingSession
         }
 
         double value = loss.item<float>();
-        Profile?.Mark("forward");
+        Profile?.Mark("loss");
         optimizer.zero_grad();
         loss.backward();
         Profile?.Mark("backward");

@@ -10,7 +10,11 @@ namespace Microsoft.ML.Srt.Training;
 /// <summary>What <see cref="TrainingStepBenchmark.Run"/> measured.</summary>
 public sealed record TrainingStepMeasurement(
     double MedianMilliseconds, double MeanMilliseconds, double P90Milliseconds, double SequencesPerSecond,
-    int Steps, int BatchSize, int Length, long Parameters, int Threads, int Layers, int Heads, int Dimension);
+    int Steps, int BatchSize, int Length, long Parameters, int Threads, int Layers, int Heads, int Dimension)
+{
+    /// <summary>Per-phase milliseconds per step (prepare, items, sequences, loss, backward, clip, optimizer; warm-up steps included) when SRT_PROFILE=1; else null.</summary>
+    public string? Profile { get; init; }
+}
 
 /// <summary>
 /// Times optimizer steps (forward, backward, clipping, AdamW) of a given model size on full-length batches of
@@ -55,6 +59,6 @@ public static class TrainingStepBenchmark
         double mean = times.Average();
         return new TrainingStepMeasurement(times[times.Count / 2], mean, times[(int)(times.Count * 0.9)],
             options.BatchSize * 1000.0 / mean, steps, options.BatchSize, length, network.ParameterCount(), get_num_threads(),
-            network.Shape.Layers, network.Shape.Heads, network.Shape.Dimension);
+            network.Shape.Layers, network.Shape.Heads, network.Shape.Dimension) { Profile = session.Profile?.ToString() };
     }
 }

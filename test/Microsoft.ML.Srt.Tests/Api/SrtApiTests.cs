@@ -65,9 +65,9 @@ public class SrtApiTests
         Assert.Contains("ItemRepresentation", noCatalog.Message);
 
         var estimator = ml.Recommendation().Srt();
-        var shape = SrtTrainer.ShapeOf(interactions.Schema);
+        var shape = Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(interactions.Schema);
         Assert.Contains("'History' is missing", Assert.Throws<SrtDataException>(() => estimator.GetOutputSchema(shape)).Message);
-        var floats = SrtTrainer.ShapeOf(ml.Data.LoadFromEnumerable(new[] { new { History = 1f } }).Schema);
+        var floats = Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(ml.Data.LoadFromEnumerable(new[] { new { History = 1f } }).Schema);
         Assert.Contains("'History' has type Single", Assert.Throws<SrtDataException>(() => estimator.GetOutputSchema(floats)).Message);
     }
 
@@ -88,8 +88,8 @@ public class SrtApiTests
 
         var histories = SrtTransformer.HistoriesFromInteractions(interactions, timestampColumnName: "Timestamp");
         var output = transformer.Transform(histories);
-        var expected = estimator.GetOutputSchema(SrtTrainer.ShapeOf(histories.Schema));
-        Assert.Equal(expected.Select(c => (c.Name, c.ItemType.ToString(), c.Kind)), SrtTrainer.ShapeOf(output.Schema).Select(c => (c.Name, c.ItemType.ToString(), c.Kind)));
+        var expected = estimator.GetOutputSchema(Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(histories.Schema));
+        Assert.Equal(expected.Select(c => (c.Name, c.ItemType.ToString(), c.Kind)), Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(output.Schema).Select(c => (c.Name, c.ItemType.ToString(), c.Kind)));
 
         var ids = TinyData.Items().Select(i => i.ItemId).ToHashSet();
         var rows = ReadRows(output);
