@@ -133,4 +133,23 @@ public class TextLoaderLineTests
         var e = Assert.Throws<SrtDataException>(() => DelimitedInteractionReader.Read(path));
         Assert.StartsWith($"{path}:4 (field 'timestamp')", e.Message);
     }
+
+    [Fact]
+    public void BlankLinesAreCountedAsDrops()
+    {
+        using var t = new TempFiles();
+        var path = t.Write("blank.csv", "user_id,item_id,timestamp", "u1,a,1", "", "u1,b,2", "", "u2,c,1");
+        var s = DelimitedInteractionReader.Read(path);
+        Assert.Equal(3, s.InteractionCount);
+        Assert.Equal(2, s.Report.Dropped["blank_line"]);
+    }
+
+    [Fact]
+    public void AWhitespaceOnlyLineIsABadRowAtItsOwnLine()
+    {
+        using var t = new TempFiles();
+        var path = t.Write("spaces.csv", "user_id,item_id,timestamp", "u1,a,1", "", "u1,b,2", "  ", "u2,c,1");
+        var e = Assert.Throws<SrtDataException>(() => DelimitedInteractionReader.Read(path));
+        Assert.StartsWith($"{path}:5 (field 'user_id')", e.Message);
+    }
 }

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Srt.Data;
 /// <remarks>
 /// Every column is loaded as text and converted here, so that a bad value (a timestamp that is not a number) is an
 /// error naming the file, line and column instead of a silent missing value. Blank lines are skipped (as TextLoader
-/// does) and not counted; error line numbers are file lines. A record may not span lines.
+/// does) and counted in the report as <c>blank_line</c>; error line numbers are file lines. A record may not span lines.
 /// </remarks>
 public static class DelimitedInteractionReader
 {
@@ -78,7 +78,10 @@ public static class DelimitedInteractionReader
         try
         {
             // The loader numbers rows, not lines: keep the row (1-based) and translate it only when an error needs it.
-            return DataViewInteractionReader.ReadCore(data, catalog, viewOptions, report, position => position + 1);
+            var sequences = DataViewInteractionReader.ReadCore(data, catalog, viewOptions, report, position => position + 1);
+            // TextLoader skips blank lines; count them so that nothing is left out unreported.
+            report.Drop("blank_line", File.ReadLines(path).Skip(1).LongCount(line => line.Length == 0));
+            return sequences;
         }
         catch (SrtDataException e) when (e.Line is { } row && e.Source == path)
         {
@@ -93,7 +96,7 @@ public static class DelimitedInteractionReader
         foreach (var text in File.ReadLines(path))
         {
             line++;
-            if (line == 1 || string.IsNullOrWhiteSpace(text)) continue;
+            if (line == 1 || text.Length == 0) continue; // TextLoader skips empty lines only (spaces make a row)
             if (++seen == row) return line;
         }
         return row + 1;
