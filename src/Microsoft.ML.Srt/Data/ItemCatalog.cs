@@ -64,14 +64,6 @@ public sealed class ItemCatalog
     /// <summary>True when the item was added as a placeholder for an id missing from the item file.</summary>
     public bool IsPlaceholder(int index) => _placeholder[index];
 
-    /// <summary>True when the item has no text and no tokens in any field.</summary>
-    public bool HasNoContent(int index)
-    {
-        for (int f = 0; f < _text.Length; f++) if (_text[f][index].Length > 0) return false;
-        for (int f = 0; f < _tokens.Length; f++) if (_tokens[f][index].Length > 0) return false;
-        return true;
-    }
-
     /// <summary>The display title: the first text field, or the id when there is none or it is empty.</summary>
     public string GetTitle(int index) =>
         _text.Length > 0 && _text[0][index].Length > 0 ? _text[0][index] : _ids[index];

@@ -41,12 +41,6 @@ internal sealed class PopularitySampler
         foreach (var k in small) _threshold[k] = 1;
     }
 
-    /// <summary>Number of items that can be drawn.</summary>
-    public int Support => _items.Length;
-
-    /// <summary>Sampling probability of catalog item <paramref name="item"/>.</summary>
-    public double Probability(int item) => _probability[item];
-
     /// <summary>log q(i) per catalog item (items never drawn get log of the smallest probability, so a target among them stays finite).</summary>
     public float[] LogProbability()
     {
