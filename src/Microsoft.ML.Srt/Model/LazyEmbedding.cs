@@ -43,19 +43,44 @@ internal sealed class LazyEmbedding : nn.Module
     public Tensor Lookup(Tensor ids)
     {
         if (!training || !is_grad_enabled()) return Weight.index_select(0, ids.flatten()).view(Shape(ids));
-        var (unique, inverse, _) = ids.flatten().unique(sorted: true, return_inverse: true);
-        var leaf = Weight.index_select(0, unique).detach().requires_grad_(true);
-        _touched.Add((unique.DetachFromDisposeScope(), leaf.DetachFromDisposeScope()));
-        return leaf.index_select(0, inverse!).view(Shape(ids));
+        var (leaf, local) = Gather(ids.flatten());
+        return leaf.index_select(0, local).view(Shape(ids));
     }
 
     /// <summary>Mean of the embeddings of each row of <paramref name="tokens"/> <c>[M, W]</c>, padding (0) excluded: <c>[M, d]</c>. All-padding rows give zeros.</summary>
     public Tensor MeanPool(Tensor tokens)
     {
-        using var scope = NewDisposeScope();
-        var present = tokens.ne(0).to_type(ScalarType.Float32).unsqueeze(-1);   // [M, W, 1]
-        var sum = (Lookup(tokens) * present).sum(1);                             // [M, d]
-        return (sum / present.sum(1).clamp_min(1)).MoveToOuterDisposeScope();
+        // embedding_bag pools without materialising the [M, W, d] lookups (5x less memory traffic on a CPU).
+        if (!training || !is_grad_enabled()) return Pool(Weight, tokens);
+        var (leaf, local) = Gather(tokens.flatten());
+        return Pool(leaf, local.view_as(tokens));
+    }
+
+    private static Tensor Pool(Tensor table, Tensor tokens)
+    {
+        // Bags of the non-padding tokens given by offsets: libtorch's fast path, which padding_idx would turn off.
+        var present = tokens.ne(0);
+        var counts = present.sum(1);
+        // freeze mirrors the table's own flag: from_pretrained sets requires_grad on the tensor it is given.
+        using var bag = nn.EmbeddingBag_from_pretrained(table, freeze: !table.requires_grad, mode: EmbeddingBagMode.Mean);
+        return bag.forward(tokens.masked_select(present), counts.cumsum(0) - counts, null);
+    }
+
+    /// <summary>
+    /// Gathers the distinct rows of <paramref name="ids"/> into a new leaf (remembered for <see cref="LazyAdamW"/>)
+    /// and returns it with each id's position in it. Row 0 (padding) is always the leaf's row 0. Distinct rows
+    /// are found with a table-sized flag vector, O(ids + table), not a sort.
+    /// </summary>
+    private (Tensor Leaf, Tensor Local) Gather(Tensor ids)
+    {
+        long rows = Weight.shape[0];
+        var used = zeros(rows, ScalarType.Bool, ids.device).index_fill_(0, ids, true);
+        used[0] = true;
+        var unique = used.nonzero().squeeze(1);                                                   // ascending, starts with 0
+        var position = zeros(rows, ScalarType.Int64, ids.device).index_copy_(0, unique, arange(unique.shape[0], ScalarType.Int64, ids.device));
+        var leaf = Weight.index_select(0, unique).detach().requires_grad_(true);
+        _touched.Add((unique.DetachFromDisposeScope(), leaf.DetachFromDisposeScope()));
+        return (leaf, position.index_select(0, ids));
     }
 
     private long[] Shape(Tensor ids) => ids.shape.Append(Weight.shape[1]).ToArray();

@@ -35,17 +35,45 @@ internal sealed class SampledSoftmaxLoss
     public Tensor SharedNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows)
     {
         using var scope = NewDisposeScope();
-        var q = Prepare(queries);
-        var positive = (q * Prepare(targets)).sum(-1) / _temperature;            // [P]
-        var negative = q.matmul(Prepare(negatives).t()) / _temperature;          // [P, X]
-        if (_logQ is not null)
-        {
-            positive = positive - _logQ.index_select(0, targetRows);
-            negative = negative - _logQ.index_select(0, negativeRows).unsqueeze(0);
-        }
-        var accidental = targetRows.unsqueeze(1).eq(negativeRows.unsqueeze(0));
-        negative = negative.masked_fill(accidental, double.NegativeInfinity);
-        return Finish(positive, negative).MoveToOuterDisposeScope();
+        var q = Prepare(queries) / _temperature;
+        var positive = (q * Prepare(targets)).sum(-1);                                      // [P]
+        if (_logQ is not null) positive = positive - _logQ.index_select(0, targetRows);
+        // −logQ rides in the product as an extra column ([q, 1] · [e, −logQ]), so the [P, X] logits are
+        // written once; everything after works in place on them. Passes over [P, X] are the loss's cost.
+        var negativeBias = _logQ is null
+            ? zeros(negativeRows.shape[0], 1, device: q.device)
+            : _logQ.index_select(0, negativeRows).neg().unsqueeze(1);
+        var negative = cat(new[] { q, ones(q.shape[0], 1, device: q.device) }, 1)
+            .mm(cat(new[] { Prepare(negatives), negativeBias }, 1).t());                   // [P, X]
+        MaskAccidentalHits(negative, targetRows, negativeRows);
+        return LogSumExpLoss(positive, negative).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Mean of log(e^positive + Σ e^negative) − positive, computed stably and in place on <paramref name="negative"/>
+    /// (which it overwrites): each row is shifted by its largest logit before exponentiating.
+    /// </summary>
+    private static Tensor LogSumExpLoss(Tensor positive, Tensor negative)
+    {
+        Tensor shift;
+        using (no_grad()) shift = maximum(negative.amax(new long[] { 1 }), positive);
+        var sum = negative.sub_(shift.unsqueeze(1)).exp_().sum(1) + (positive - shift).exp();
+        return (sum.log() + shift - positive).mean();
+    }
+
+    /// <summary>
+    /// Sets logits [P, X] to −inf where negative X is position P's own target. Hits are rare (about P·X/N), so
+    /// only positions whose target was drawn at all are compared, and only their cells are written, in place.
+    /// </summary>
+    private static void MaskAccidentalHits(Tensor negative, Tensor targetRows, Tensor negativeRows)
+    {
+        long rows = Math.Max(targetRows.max().item<long>(), negativeRows.max().item<long>()) + 1;
+        var drawn = zeros(rows, ScalarType.Bool, negative.device).index_fill_(0, negativeRows, true);
+        var candidates = drawn.index_select(0, targetRows).nonzero().squeeze(1);       // positions whose target was drawn
+        if (candidates.shape[0] == 0) return;
+        var hits = targetRows.index_select(0, candidates).unsqueeze(1).eq(negativeRows.unsqueeze(0)).nonzero(); // [h, 2]
+        negative.index_put_(tensor(float.NegativeInfinity, device: negative.device),
+            candidates.index_select(0, hits[.., 0]), hits[.., 1]);
     }
 
     /// <summary>
@@ -67,7 +95,7 @@ internal sealed class SampledSoftmaxLoss
         negative = negative.masked_fill(targetRows.unsqueeze(2).eq(negativeRows.unsqueeze(1)), double.NegativeInfinity);
         var valid = targetRows.flatten().gt(0).nonzero().squeeze(1);
         long x = negative.shape[2];
-        return Finish(positive.flatten().index_select(0, valid), negative.view(-1, x).index_select(0, valid))
+        return LogSumExpLoss(positive.flatten().index_select(0, valid), negative.view(-1, x).index_select(0, valid))
             .MoveToOuterDisposeScope();
     }
 
@@ -82,10 +110,4 @@ internal sealed class SampledSoftmaxLoss
         return nn.functional.cross_entropy(logits, targetRows - 1).MoveToOuterDisposeScope();
     }
 
-    private static Tensor Finish(Tensor positive, Tensor negative)
-    {
-        // Target in column 0: loss = logsumexp(all) − positive.
-        var logits = cat(new[] { positive.unsqueeze(1), negative }, 1);
-        return (logits.logsumexp(1) - positive).mean();
-    }
 }
