@@ -11,23 +11,43 @@ namespace Microsoft.ML.Srt.Scoring;
 /// A trained SRT model bound to an item catalog: recommends and scores items for histories, and evaluates
 /// next-item ranking. Item vectors are computed once per catalog and cached.
 /// </summary>
+/// <remarks>
+/// Thread safety: scoring (<see cref="Recommend(ReadOnlySpan{int}, int, bool)"/>, its batch form, <see cref="Score"/>,
+/// <see cref="Evaluate"/>, <see cref="WithCatalog"/>) may run on many threads at once; <see cref="Dispose"/> must not
+/// overlap any of them. See docs/api.md ("Many threads").
+/// </remarks>
 public sealed partial class SrtModel : IDisposable
 {
+    /// <summary>Histories scored per forward pass by the batch methods (and by <see cref="SrtTransformer"/>'s default).</summary>
+    internal const int DefaultBatchSize = 256;
+
+    private readonly Shared<SrtNetwork> _shared;
+    private readonly Shared<CatalogTables> _tables;
     private readonly SrtNetwork _network;
     private readonly SrtScorer _scorer;
     private readonly Device _device;
-    private Tensor? _catalogVectors;
+    private int _disposed;
 
     internal SrtModel(SrtNetwork network, ItemFeaturizer featurizer, ItemCatalog catalog, bool cosine, Device device, SrtTrainingSummary? summary)
+        : this(new Shared<SrtNetwork>(network), new Shared<CatalogTables>(new CatalogTables(null)), featurizer, catalog, cosine, device, summary)
     {
-        _network = network;
+    }
+
+    private SrtModel(Shared<SrtNetwork> shared, Shared<CatalogTables> tables, ItemFeaturizer featurizer, ItemCatalog catalog, bool cosine,
+        Device device, SrtTrainingSummary? summary)
+    {
+        _shared = shared;
+        _tables = tables;
+        _network = shared.Value;
         Featurizer = featurizer;
         Catalog = catalog;
         CosineSimilarity = cosine;
         _device = device;
         TrainingSummary = summary;
-        _network.eval();
-        _scorer = new SrtScorer(network, cosine, device);
+        if (_network.training) _network.eval();
+        // Evaluate ranks against this model's cached vectors, which for a WithCatalog model are not the network's catalog.
+        _scorer = new SrtScorer(_network, cosine, device, () => Tables.Inputs);
+        ItemIds = catalog.Ids.Select(id => id.AsMemory()).ToArray();
     }
 
     /// <summary>The catalog the model scores against.</summary>
@@ -39,7 +59,7 @@ public sealed partial class SrtModel : IDisposable
     /// <summary>True when scores are cosine similarities, false for dot products.</summary>
     public bool CosineSimilarity { get; }
 
-    /// <summary>What training did, when this model was trained in this process.</summary>
+    /// <summary>What training did, when this model was trained in this process (or loaded with its summary).</summary>
     public SrtTrainingSummary? TrainingSummary { get; }
 
     /// <summary>Longest history the model reads.</summary>
@@ -53,8 +73,23 @@ public sealed partial class SrtModel : IDisposable
 
     internal SrtNetwork Network => _network;
 
-    // Detached: the first call may come from inside a caller's dispose scope (Recommend), which must not free the cache.
-    private Tensor CatalogVectors => _catalogVectors ??= _scorer.CatalogVectors(Catalog.Count).DetachFromDisposeScope();
+    /// <summary>The catalog ids as memory, by index (what the transformer's output columns hand out without copying).</summary>
+    internal ReadOnlyMemory<char>[] ItemIds { get; }
+
+    /// <summary>The cached item vectors and scoring matrix, built on first use (once, whichever thread gets there first).</summary>
+    private CatalogTables Tables
+    {
+        get
+        {
+            var tables = _tables.Value;
+            if (!tables.IsReady)
+            {
+                ObjectDisposedException.ThrowIf(_disposed != 0, this);
+                tables.Build(() => new SrtScorer(_network, CosineSimilarity, _device).CatalogVectors(Catalog.Count), Catalog.Count, CosineSimilarity);
+            }
+            return tables;
+        }
+    }
 
     /// <summary>
     /// The <paramref name="k"/> best items for a history of catalog indices (oldest first), best first.
@@ -63,14 +98,88 @@ public sealed partial class SrtModel : IDisposable
     public (int Item, float Score)[] Recommend(ReadOnlySpan<int> history, int k = 10, bool excludeHistory = false)
     {
         if (history.IsEmpty) throw new ArgumentException("The history is empty.", nameof(history));
-        using var scope = NewDisposeScope();
-        var scores = _scorer.Scores(_scorer.Queries(CatalogVectors, new[] { history.ToArray() }), CatalogVectors)[0];
-        if (excludeHistory)
-            scores.index_fill_(0, tensor(history.ToArray().Select(i => (long)i).Distinct().ToArray(), device: _device), float.NegativeInfinity);
-        var (values, indices) = scores.topk(Math.Min(k, Catalog.Count));
-        var v = values.cpu().data<float>().ToArray();
-        var ix = indices.cpu().data<long>().ToArray();
-        return ix.Select((item, j) => ((int)item, v[j])).Where(p => !float.IsNegativeInfinity(p.Item2)).ToArray();
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        CheckIndices(history, nameof(history));
+        var result = new ScoredHistory[1];
+        ScoreBatch([history.ToArray()], k, excludeHistory, null, result);
+        return Pairs(result[0]);
+    }
+
+    /// <summary>
+    /// <see cref="Recommend(ReadOnlySpan{int}, int, bool)"/> for many histories at once, scored in batches of 256 per forward
+    /// pass (each batch padded to its longest history); the result is in the order of <paramref name="histories"/>.
+    /// </summary>
+    public (int Item, float Score)[][] Recommend(IReadOnlyList<int[]> histories, int k = 10, bool excludeHistory = false)
+    {
+        ArgumentNullException.ThrowIfNull(histories);
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        for (int i = 0; i < histories.Count; i++)
+        {
+            if (histories[i] is not { Length: > 0 } h) throw new ArgumentException($"History {i} is empty.", nameof(histories));
+            CheckIndices(h, nameof(histories));
+        }
+        var all = new (int, float)[histories.Count][];
+        var results = new ScoredHistory[DefaultBatchSize];
+        for (int start = 0; start < histories.Count; start += DefaultBatchSize)
+        {
+            int count = Math.Min(DefaultBatchSize, histories.Count - start);
+            var batch = new int[count][];
+            for (int i = 0; i < count; i++) batch[i] = histories[start + i];
+            ScoreBatch(batch, k, excludeHistory, null, results);
+            for (int i = 0; i < count; i++) all[start + i] = Pairs(results[i]);
+        }
+        return all;
+    }
+
+    /// <summary>The scores of <paramref name="items"/> (catalog indices) for a history, in the order given; the same scores
+    /// <see cref="Recommend(ReadOnlySpan{int}, int, bool)"/> reports.</summary>
+    public float[] Score(ReadOnlySpan<int> history, ReadOnlySpan<int> items)
+    {
+        if (history.IsEmpty) throw new ArgumentException("The history is empty.", nameof(history));
+        CheckIndices(history, nameof(history));
+        CheckIndices(items, nameof(items));
+        var result = new ScoredHistory[1];
+        ScoreBatch([history.ToArray()], 0, false, [items.ToArray()], result);
+        return result[0].CandidateScores;
+    }
+
+    /// <summary>
+    /// A model with the same weights that scores against <paramref name="catalog"/>: items may be added (their vectors come from
+    /// their text through this model's <see cref="Featurizer"/>; token-list values never seen in training share hashed rows) or
+    /// removed (never recommended, and skipped when a history names them). No retraining. The catalog needs every field the
+    /// featurizer reads (<see cref="ItemFeaturizer.Fields"/>). The new model shares the network with this one; each must be
+    /// disposed, and either may be disposed first.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model embeds item ids (<see cref="ItemRepresentation.Id"/> or
+    /// <see cref="ItemRepresentation.TextAndId"/>): its id table belongs to the training catalog.</exception>
+    /// <exception cref="ArgumentException">The catalog is empty or lacks a field the model reads.</exception>
+    public SrtModel WithCatalog(ItemCatalog catalog)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_network.Shape.UsesIds)
+            throw new NotSupportedException(
+                $"This model embeds item ids (ItemRepresentation.{(_network.Shape.UsesText ? nameof(ItemRepresentation.TextAndId) : nameof(ItemRepresentation.Id))}); " +
+                $"its id table belongs to the training catalog, so it cannot score a changed catalog. Models trained with ItemRepresentation.{nameof(ItemRepresentation.Text)} (the default) can.");
+        if (catalog.Count == 0) throw new ArgumentException("The new catalog has no items.", nameof(catalog));
+        var fields = Featurizer.Featurize(catalog);
+        Tensor vectors;
+        using (var scope = NewDisposeScope())
+        {
+            var tokens = _network.Items.TokenTensors(fields, _device);
+            vectors = _scorer.CatalogVectors(catalog.Count, tokens).DetachFromDisposeScope();
+        }
+        _shared.Acquire();
+        return new SrtModel(_shared, new Shared<CatalogTables>(new CatalogTables(vectors)), Featurizer, catalog, CosineSimilarity, _device, TrainingSummary);
+    }
+
+    /// <summary>Another handle on this same model (weights, catalog and caches shared, nothing copied), disposed on its own.</summary>
+    internal SrtModel Share()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        _shared.Acquire();
+        _tables.Acquire();
+        return new SrtModel(_shared, _tables, Featurizer, Catalog, CosineSimilarity, _device, TrainingSummary);
     }
 
     /// <summary>Next-item ranking metrics with full ranking over the catalog (ties pessimistic).</summary>
@@ -83,10 +192,172 @@ public sealed partial class SrtModel : IDisposable
         return acc.Result();
     }
 
+    /// <summary>
+    /// Scores histories (catalog indices, each non-empty) in one forward pass, right-padded to the longest (only the last
+    /// <see cref="MaxLength"/> items count). Per history: the top <paramref name="k"/> items (none when k is 0), and the
+    /// scores of its <paramref name="candidates"/> (an index of -1 scores NaN). Candidate scores ignore
+    /// <paramref name="excludeHistory"/>, which only shapes the top-K list.
+    /// </summary>
+    internal void ScoreBatch(IReadOnlyList<int[]> histories, int k, bool excludeHistory, IReadOnlyList<int[]>? candidates, Span<ScoredHistory> results)
+    {
+        int b = histories.Count;
+        if (b == 0) return;
+        var tables = Tables;
+        int n = Catalog.Count, d = _network.Shape.Dimension, maxLength = MaxLength;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+
+        int width = 1;
+        for (int i = 0; i < b; i++) width = Math.Max(width, Math.Min(histories[i].Length, maxLength));
+        var rows = new long[b * width];
+        var last = new long[b];
+        for (int i = 0; i < b; i++)
+        {
+            var h = histories[i];
+            int used = Math.Min(h.Length, maxLength), skip = h.Length - used;
+            for (int t = 0; t < used; t++) rows[i * width + t] = h[skip + t] + 1;
+            last[i] = i * width + used - 1;
+        }
+        var input = tables.Inputs.index_select(0, tensor(rows, device: _device)).view(b, width, d);
+        var hidden = _network.Sequences.forward(input).view(b * width, d);
+        var queries = b == 1 ? hidden.narrow(0, last[0], 1) : hidden.index_select(0, tensor(last, device: _device));
+        if (CosineSimilarity) queries = nn.functional.normalize(queries, p: 2, dim: -1);
+        var scores = queries.matmul(tables.Candidates.t()); // [b, n]
+
+        if (candidates is not null)
+        {
+            var flat = new List<long>();
+            for (int i = 0; i < b; i++)
+                foreach (var c in candidates[i]) if (c >= 0) flat.Add((long)i * n + c);
+            var gathered = flat.Count == 0 ? Array.Empty<float>()
+                : scores.view(-1).index_select(0, tensor(flat.ToArray(), device: _device)).cpu().data<float>().ToArray();
+            int next = 0;
+            for (int i = 0; i < b; i++)
+            {
+                var values = new float[candidates[i].Length];
+                for (int j = 0; j < values.Length; j++) values[j] = candidates[i][j] >= 0 ? gathered[next++] : float.NaN;
+                results[i].CandidateScores = values;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < b; i++) results[i].CandidateScores = [];
+        }
+
+        if (k <= 0)
+        {
+            for (int i = 0; i < b; i++) { results[i].Items = []; results[i].Scores = []; }
+            return;
+        }
+        if (excludeHistory)
+        {
+            var flat = new List<long>();
+            for (int i = 0; i < b; i++)
+                foreach (var item in histories[i]) flat.Add((long)i * n + item);
+            scores.view(-1).index_fill_(0, tensor(flat.ToArray(), device: _device), float.NegativeInfinity);
+        }
+        int top = Math.Min(k, n);
+        var (topValues, topIndices) = scores.topk(top, dim: 1);
+        var v = topValues.cpu().data<float>().ToArray();
+        var ix = topIndices.cpu().data<long>().ToArray();
+        for (int i = 0; i < b; i++)
+        {
+            int kept = 0;
+            while (kept < top && !float.IsNegativeInfinity(v[i * top + kept])) kept++;
+            var items = new int[kept];
+            var itemScores = new float[kept];
+            for (int j = 0; j < kept; j++) { items[j] = (int)ix[i * top + j]; itemScores[j] = v[i * top + j]; }
+            results[i].Items = items;
+            results[i].Scores = itemScores;
+        }
+    }
+
+    private static (int Item, float Score)[] Pairs(ScoredHistory scored)
+    {
+        var pairs = new (int, float)[scored.Items.Length];
+        for (int j = 0; j < pairs.Length; j++) pairs[j] = (scored.Items[j], scored.Scores[j]);
+        return pairs;
+    }
+
+    private void CheckIndices(ReadOnlySpan<int> indices, string parameter)
+    {
+        foreach (var i in indices)
+            if ((uint)i >= (uint)Catalog.Count)
+                throw new ArgumentOutOfRangeException(parameter, $"Item index {i} is outside the catalog (0..{Catalog.Count - 1}).");
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
-        _catalogVectors?.Dispose();
-        _network.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _tables.Release();
+        _shared.Release();
     }
+
+    /// <summary>A catalog's cached item vectors, built once on first use (whichever thread gets there first).</summary>
+    private sealed class CatalogTables(Tensor? itemVectors) : IDisposable
+    {
+        private readonly object _lock = new();
+        private Tensor? _given = itemVectors;
+        private volatile bool _ready;
+
+        public bool IsReady => _ready;
+
+        /// <summary><c>[N + 1, d]</c> item vectors, row 0 = padding: what a history's items are read as.</summary>
+        public Tensor Inputs { get; private set; } = null!;
+
+        /// <summary><c>[N, d]</c> item vectors to score against, already L2-normalized for cosine similarity.</summary>
+        public Tensor Candidates { get; private set; } = null!;
+
+        public void Build(Func<Tensor> encode, int count, bool normalize)
+        {
+            lock (_lock)
+            {
+                if (_ready) return;
+                // Detached: the first call may come from inside a caller's dispose scope, which must not free the cache.
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var inputs = _given ?? encode();
+                _given = null;
+                var items = inputs.narrow(0, 1, count);
+                var candidates = (normalize ? nn.functional.normalize(items, p: 2, dim: -1) : items.clone()).contiguous();
+                Inputs = inputs.DetachFromDisposeScope();
+                Candidates = candidates.DetachFromDisposeScope();
+                _ready = true;
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_lock)
+            {
+                _given?.Dispose();
+                if (_ready) { Inputs.Dispose(); Candidates.Dispose(); }
+                _ready = false;
+            }
+        }
+    }
+
+    /// <summary>A resource shared by several models (a network by <see cref="WithCatalog"/>; everything by <see cref="Share"/>); the last one out disposes it.</summary>
+    private sealed class Shared<T>(T value) where T : IDisposable
+    {
+        private int _references = 1;
+
+        public T Value { get; } = value;
+
+        public void Acquire() => Interlocked.Increment(ref _references);
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _references) == 0) Value.Dispose();
+        }
+    }
+}
+
+/// <summary>One history's scores: top items (catalog indices) best first with their scores, and candidate scores.</summary>
+internal struct ScoredHistory
+{
+    public int[] Items;
+    public float[] Scores;
+    public float[] CandidateScores;
 }
