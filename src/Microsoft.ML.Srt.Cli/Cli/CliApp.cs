@@ -16,6 +16,7 @@ internal sealed class CliApp
         new DataGenerateCommand(),
         new TrainCommand(),
         new BenchmarkStepCommand(),
+        new BenchmarkScoringCommand(),
         new QuickstartCommand(),
     ]);
 
@@ -70,7 +71,7 @@ internal sealed class CliApp
             error.WriteLine(e.Message);
             return 1;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException or NotSupportedException)
         {
             error.WriteLine($"srt: {e.Message}");
             return 1;
