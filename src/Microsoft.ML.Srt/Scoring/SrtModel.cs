@@ -1,8 +1,10 @@
+using System.Runtime.InteropServices;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Featurization;
 using Microsoft.ML.Srt.Model;
 using Microsoft.ML.Srt.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Srt.Scoring;
@@ -193,83 +195,115 @@ public sealed partial class SrtModel : IDisposable
     }
 
     /// <summary>
-    /// Scores histories (catalog indices, each non-empty) in one forward pass, right-padded to the longest (only the last
-    /// <see cref="MaxLength"/> items count). Per history: the top <paramref name="k"/> items (none when k is 0), and the
-    /// scores of its <paramref name="candidates"/> (an index of -1 scores NaN). Candidate scores ignore
-    /// <paramref name="excludeHistory"/>, which only shapes the top-K list.
+    /// Scores histories (catalog indices, each non-empty; only the last <see cref="MaxLength"/> items count). Per history:
+    /// the top <paramref name="k"/> items (none when k is 0), best first with ties to the lower index, and the scores of its
+    /// <paramref name="candidates"/> (an index of -1 scores NaN). Candidate scores ignore <paramref name="excludeHistory"/>,
+    /// which only shapes the top-K list.
     /// </summary>
     internal void ScoreBatch(IReadOnlyList<int[]> histories, int k, bool excludeHistory, IReadOnlyList<int[]>? candidates, Span<ScoredHistory> results)
     {
         int b = histories.Count;
         if (b == 0) return;
         var tables = Tables;
-        int n = Catalog.Count, d = _network.Shape.Dimension, maxLength = MaxLength;
+        int n = Catalog.Count;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-
-        int width = 1;
-        for (int i = 0; i < b; i++) width = Math.Max(width, Math.Min(histories[i].Length, maxLength));
-        var rows = new long[b * width];
-        var last = new long[b];
+        var queries = Queries(histories, tables.Inputs);
+        if (CosineSimilarity) queries = nn.functional.normalize(queries, p: 2, dim: -1);
+        var scores = queries.matmul(tables.Candidates.t()).contiguous(); // [b, n]
+        // On an accelerator the [B, N] scores come over to the CPU once (a megabyte per 1,000 items at B = 256).
+        if (scores.device_type != DeviceType.CPU) scores = scores.cpu();
+        // Reading the CPU tensor's memory in place: selection, exclusion and candidates without further tensors.
+        var all = MemoryMarshal.Cast<byte, float>(scores.bytes);
+        int top = Math.Min(Math.Max(k, 0), n);
+        var itemBuffer = new int[top];
+        var scoreBuffer = new float[top];
         for (int i = 0; i < b; i++)
         {
-            var h = histories[i];
-            int used = Math.Min(h.Length, maxLength), skip = h.Length - used;
-            for (int t = 0; t < used; t++) rows[i * width + t] = h[skip + t] + 1;
-            last[i] = i * width + used - 1;
-        }
-        var input = tables.Inputs.index_select(0, tensor(rows, device: _device)).view(b, width, d);
-        var hidden = _network.Sequences.forward(input).view(b * width, d);
-        var queries = b == 1 ? hidden.narrow(0, last[0], 1) : hidden.index_select(0, tensor(last, device: _device));
-        if (CosineSimilarity) queries = nn.functional.normalize(queries, p: 2, dim: -1);
-        var scores = queries.matmul(tables.Candidates.t()); // [b, n]
-
-        if (candidates is not null)
-        {
-            var flat = new List<long>();
-            for (int i = 0; i < b; i++)
-                foreach (var c in candidates[i]) if (c >= 0) flat.Add((long)i * n + c);
-            var gathered = flat.Count == 0 ? Array.Empty<float>()
-                : scores.view(-1).index_select(0, tensor(flat.ToArray(), device: _device)).cpu().data<float>().ToArray();
-            int next = 0;
-            for (int i = 0; i < b; i++)
+            var row = all.Slice(i * n, n);
+            if (candidates is not null)
             {
                 var values = new float[candidates[i].Length];
-                for (int j = 0; j < values.Length; j++) values[j] = candidates[i][j] >= 0 ? gathered[next++] : float.NaN;
+                for (int j = 0; j < values.Length; j++) values[j] = candidates[i][j] >= 0 ? row[candidates[i][j]] : float.NaN;
                 results[i].CandidateScores = values;
             }
+            else
+            {
+                results[i].CandidateScores = [];
+            }
+            if (excludeHistory && top > 0)
+                foreach (var item in histories[i]) row[item] = float.NegativeInfinity;
+            int count = TopKSelector.Select(row, top, itemBuffer, scoreBuffer);
+            results[i].Items = itemBuffer.AsSpan(0, count).ToArray();
+            results[i].Scores = scoreBuffer.AsSpan(0, count).ToArray();
         }
-        else
-        {
-            for (int i = 0; i < b; i++) results[i].CandidateScores = [];
-        }
+    }
 
-        if (k <= 0)
+    /// <summary>
+    /// Query vectors <c>[B, d]</c> (not normalized) in the order of <paramref name="histories"/>. Histories are right-padded
+    /// to a common length per forward pass, so a batch is split into groups of similar lengths when the padding saved is
+    /// worth an extra pass (see <see cref="LengthGroups"/>).
+    /// </summary>
+    private Tensor Queries(IReadOnlyList<int[]> histories, Tensor inputs)
+    {
+        int b = histories.Count, maxLength = MaxLength;
+        var lengths = new int[b];
+        for (int i = 0; i < b; i++) lengths[i] = Math.Min(histories[i].Length, maxLength);
+        var groups = LengthGroups(lengths);
+        if (groups.Count == 1) return Encode(histories, Enumerable.Range(0, b).ToArray(), lengths, inputs);
+        var parts = groups.Select(g => Encode(histories, g, lengths, inputs)).ToArray();
+        // Back to the caller's order: position of each history in the concatenated groups.
+        var at = new long[b];
+        int next = 0;
+        foreach (var g in groups) foreach (var i in g) at[i] = next++;
+        return cat(parts, 0).index_select(0, tensor(at, device: _device));
+    }
+
+    /// <summary>Query vectors <c>[members, d]</c> of the histories <paramref name="members"/>, right-padded to the longest of them.</summary>
+    private Tensor Encode(IReadOnlyList<int[]> histories, int[] members, int[] lengths, Tensor inputs)
+    {
+        int b = members.Length, d = _network.Shape.Dimension;
+        int width = 1;
+        foreach (var i in members) width = Math.Max(width, lengths[i]);
+        var rows = new long[b * width];
+        var last = new long[b];
+        for (int r = 0; r < b; r++)
         {
-            for (int i = 0; i < b; i++) { results[i].Items = []; results[i].Scores = []; }
-            return;
+            var h = histories[members[r]];
+            int used = lengths[members[r]], skip = h.Length - used;
+            for (int t = 0; t < used; t++) rows[r * width + t] = h[skip + t] + 1;
+            last[r] = r * width + used - 1;
         }
-        if (excludeHistory)
+        var input = inputs.index_select(0, tensor(rows, device: _device)).view(b, width, d);
+        var hidden = _network.Sequences.forward(input).view(b * width, d);
+        return b == 1 ? hidden.narrow(0, last[0], 1) : hidden.index_select(0, tensor(last, device: _device));
+    }
+
+    /// <summary>
+    /// Splits a batch by history length so that the padded positions plus a fixed cost per forward pass are fewest: the
+    /// histories sorted by length, cut where dynamic programming says (O(B²), nothing next to a forward pass). Cursors give
+    /// rows in input order, so this is how Transform gets most of what length-bucketed batches would give.
+    /// </summary>
+    internal static List<int[]> LengthGroups(int[] lengths, int passCost = 64)
+    {
+        int b = lengths.Length;
+        var order = Enumerable.Range(0, b).OrderBy(i => lengths[i]).ToArray();
+        var best = new long[b + 1];
+        var cut = new int[b + 1];
+        for (int end = 1; end <= b; end++)
         {
-            var flat = new List<long>();
-            for (int i = 0; i < b; i++)
-                foreach (var item in histories[i]) flat.Add((long)i * n + item);
-            scores.view(-1).index_fill_(0, tensor(flat.ToArray(), device: _device), float.NegativeInfinity);
+            best[end] = long.MaxValue;
+            long width = lengths[order[end - 1]];
+            for (int start = 0; start < end; start++)
+            {
+                long cost = best[start] + passCost + (end - start) * width;
+                if (cost < best[end]) { best[end] = cost; cut[end] = start; }
+            }
         }
-        int top = Math.Min(k, n);
-        var (topValues, topIndices) = scores.topk(top, dim: 1);
-        var v = topValues.cpu().data<float>().ToArray();
-        var ix = topIndices.cpu().data<long>().ToArray();
-        for (int i = 0; i < b; i++)
-        {
-            int kept = 0;
-            while (kept < top && !float.IsNegativeInfinity(v[i * top + kept])) kept++;
-            var items = new int[kept];
-            var itemScores = new float[kept];
-            for (int j = 0; j < kept; j++) { items[j] = (int)ix[i * top + j]; itemScores[j] = v[i * top + j]; }
-            results[i].Items = items;
-            results[i].Scores = itemScores;
-        }
+        var groups = new List<int[]>();
+        for (int end = b; end > 0; end = cut[end]) groups.Add(order[cut[end]..end]);
+        groups.Reverse();
+        return groups;
     }
 
     private static (int Item, float Score)[] Pairs(ScoredHistory scored)

@@ -26,6 +26,7 @@ internal sealed class BenchmarkScoringCommand : ICliCommand
         new("latency-samples", "Single-user calls timed per method (after 50 untimed), cycling through the users.", "N", Default: "2000"),
         new("batch-size", "Histories per forward pass in Transform.", "N", Default: "256"),
         new("device", "Torch device: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
+        new("threads", "libtorch intra-op threads (default: libtorch's own choice, usually the core count).", "N"),
     ];
 
     public int Execute(CliArguments arguments, TextWriter output)
@@ -37,6 +38,7 @@ internal sealed class BenchmarkScoringCommand : ICliCommand
         int batchSize = Positive(arguments, "batch-size", 256);
         if (userLimit < 0) throw new CliUsageException("option '--users' must be 0 (all) or positive.");
         if (!File.Exists(modelPath)) throw new FileNotFoundException($"The model file '{modelPath}' does not exist.", modelPath);
+        if (arguments.Get("threads") is not null) TorchSharp.torch.set_num_threads(Positive(arguments, "threads", 1));
 
         var clock = Stopwatch.StartNew();
         var model = SrtModel.Load(modelPath, arguments.GetRequired("device"));
