@@ -1,3 +1,4 @@
+using System.Numerics;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Data.Synthetic;
 
@@ -134,6 +135,7 @@ public static class NextItemEvaluator
             float t = scores[target];
             _marks[target] = _blocked;
             int blockedCount = 1;
+            long blockedAhead = 0; // masked items that would have ranked ahead
             if (options.MaskHistory)
             {
                 foreach (var i in history)
@@ -141,11 +143,13 @@ public static class NextItemEvaluator
                     if (_marks[i] == _blocked) continue;
                     _marks[i] = _blocked;
                     blockedCount++;
+                    if (Ahead(scores[i], t)) blockedAhead++;
                 }
             }
             int eligible = scores.Length - blockedCount;
+            // Every item but the target itself (which is never below itself), less the masked ones.
             if (options.Protocol == RankingProtocol.FullCatalog || options.SampledNegatives >= eligible)
-                return CountAhead(scores, t, leaveOutDrawn: false);
+                return CountNotBelow(scores, t) - 1 - blockedAhead;
 
             // Uniform sample without replacement by rejection: draw the negatives themselves when they are at most half of
             // the eligible items, else draw the eligible items left out (fewer draws; the kept set is just as uniform).
@@ -153,31 +157,37 @@ public static class NextItemEvaluator
             int negatives = options.SampledNegatives;
             bool drawNegatives = negatives <= eligible - negatives;
             int draws = drawNegatives ? negatives : eligible - negatives;
-            long ahead = 0;
+            long drawnAhead = 0;
             for (int d = 0; d < draws;)
             {
                 int j = random.NextInt(scores.Length);
                 if (_marks[j] == _blocked || _marks[j] == _drawn) continue;
                 _marks[j] = _drawn;
                 d++;
-                if (drawNegatives && Ahead(scores[j], t)) ahead++;
+                if (Ahead(scores[j], t)) drawnAhead++;
             }
-            return drawNegatives ? ahead : CountAhead(scores, t, leaveOutDrawn: true);
+            return drawNegatives ? drawnAhead : CountNotBelow(scores, t) - 1 - blockedAhead - drawnAhead;
         }
 
-        private long CountAhead(ReadOnlySpan<float> scores, float t, bool leaveOutDrawn)
+        // Pessimistic ties, and NaN never helps the target: "not below" is true for equal scores and for any NaN.
+        private static bool Ahead(float score, float target) => !(score < target);
+
+        /// <summary>How many scores are not below <paramref name="t"/> (see <see cref="Ahead"/>), vectorised.</summary>
+        private static long CountNotBelow(ReadOnlySpan<float> scores, float t)
         {
-            long ahead = 0;
-            for (int j = 0; j < scores.Length; j++)
+            long below = 0;
+            int i = 0;
+            if (Vector.IsHardwareAccelerated && scores.Length >= Vector<float>.Count)
             {
-                int mark = _marks[j];
-                if (mark == _blocked || (leaveOutDrawn && mark == _drawn)) continue;
-                if (Ahead(scores[j], t)) ahead++;
+                var threshold = new Vector<float>(t);
+                var lanes = Vector<int>.Zero; // each lane adds -1 per score below t
+                for (; i <= scores.Length - Vector<float>.Count; i += Vector<float>.Count)
+                    lanes += Vector.LessThan(new Vector<float>(scores[i..]), threshold);
+                below = -(long)Vector.Sum(lanes);
             }
-            return ahead;
+            for (; i < scores.Length; i++)
+                if (scores[i] < t) below++;
+            return scores.Length - below;
         }
-
-        // Pessimistic ties; NaN never helps the target.
-        private static bool Ahead(float score, float target) => score >= target || float.IsNaN(score) || float.IsNaN(target);
     }
 }

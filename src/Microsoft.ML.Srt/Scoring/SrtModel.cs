@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Featurization;
@@ -90,7 +91,8 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var rows = _scorer.Scores(_scorer.Queries(CatalogVectors, histories), CatalogVectors).cpu().contiguous();
-        rows.data<float>().CopyTo(scores.Span[..(histories.Count * n)]);
+        // The raw bytes: TensorAccessor copies element by element, ten times slower on a 12k-item catalog.
+        MemoryMarshal.Cast<byte, float>(rows.bytes).CopyTo(scores.Span);
     }
 
     /// <summary>Next-item ranking metrics with full ranking over the catalog (ties pessimistic); <see cref="NextItemEvaluator"/> with the defaults but these.</summary>
