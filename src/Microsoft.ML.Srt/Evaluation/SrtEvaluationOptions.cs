@@ -5,7 +5,7 @@ namespace Microsoft.ML.Srt.Evaluation;
 /// <summary>Which items each target is ranked against (docs/evaluation.md).</summary>
 public enum RankingProtocol
 {
-    /// <summary>Every item of the catalog (the paper's main protocol and what <c>srt train</c> reports).</summary>
+    /// <summary>Every item of the catalog but the target (no sampling bias; what <c>srt train</c> reports).</summary>
     FullCatalog,
 
     /// <summary>
