@@ -15,6 +15,7 @@ internal sealed class CliApp
         new DataInspectCommand(),
         new DataGenerateCommand(),
         new TrainCommand(),
+        new EvaluateCommand(),
         new BenchmarkStepCommand(),
         new BenchmarkScoringCommand(),
         new QuickstartCommand(),

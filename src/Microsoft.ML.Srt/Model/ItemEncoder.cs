@@ -49,6 +49,10 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
         }
     }
 
+    // Children are registered above under their own names. TorchSharp would otherwise also register every module field
+    // under its C# name when this module is added to a parent, so each table appeared twice in state_dict (and in model files).
+    protected override void RegisterComponents() { }
+
     public SrtNetworkShape Shape { get; }
 
     /// <summary>The embedding tables, trained row-wise by <see cref="LazyAdamW"/>.</summary>

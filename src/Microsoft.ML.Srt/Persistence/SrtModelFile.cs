@@ -164,6 +164,13 @@ internal static class SrtModelFile
         return ms.ToArray();
     }
 
+    /// <summary>
+    /// Files written before 2026-11-28 also held every explicitly registered module a second time under its C# field
+    /// name (TorchSharp's automatic registration, e.g. <c>items._textTokens.weight</c> beside <c>items.text_tokens.weight</c>):
+    /// the same tensors, so such aliases are skipped. The encoders' own children never start with '_'.
+    /// </summary>
+    private static bool IsFieldAlias(string name) => name.Split('.') is [_, var child, ..] && child.StartsWith('_');
+
     private static byte[] ElementBytes(Tensor t) => t.dtype switch
     {
         ScalarType.Float32 => MemoryMarshal.AsBytes<float>(t.data<float>().ToArray()).ToArray(),
@@ -329,7 +336,7 @@ internal static class SrtModelFile
         {
             var state = network.state_dict();
             foreach (var name in weights.Keys)
-                if (!state.ContainsKey(name)) throw Fail($"{WeightsEntry} holds the tensor '{name}', which the network of this shape does not have");
+                if (!state.ContainsKey(name) && !IsFieldAlias(name)) throw Fail($"{WeightsEntry} holds the tensor '{name}', which the network of this shape does not have");
             using (no_grad())
             {
                 foreach (var (name, target) in state)

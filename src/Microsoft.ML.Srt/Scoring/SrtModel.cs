@@ -11,14 +11,15 @@ namespace Microsoft.ML.Srt.Scoring;
 
 /// <summary>
 /// A trained SRT model bound to an item catalog: recommends and scores items for histories, and evaluates
-/// next-item ranking. Item vectors are computed once per catalog and cached.
+/// next-item ranking. Item vectors are computed once per catalog and cached. As an <see cref="IItemScorer"/> it is
+/// evaluated by <see cref="NextItemEvaluator"/> like any baseline.
 /// </summary>
 /// <remarks>
 /// Thread safety: scoring (<see cref="Recommend(ReadOnlySpan{int}, int, bool)"/>, its batch form, <see cref="Score"/>,
-/// <see cref="Evaluate"/>, <see cref="WithCatalog"/>) may run on many threads at once; <see cref="Dispose"/> must not
-/// overlap any of them. See docs/api.md ("Many threads").
+/// <see cref="ScoreBatch"/>, <see cref="Evaluate(EvaluationCases, SrtEvaluationOptions)"/>, <see cref="WithCatalog"/>) may run
+/// on many threads at once; <see cref="Dispose"/> must not overlap any of them. See docs/api.md ("Many threads").
 /// </remarks>
-public sealed partial class SrtModel : IDisposable
+public sealed partial class SrtModel : IItemScorer, IDisposable
 {
     /// <summary>Histories scored per forward pass by the batch methods (and by <see cref="SrtTransformer"/>'s default).</summary>
     internal const int DefaultBatchSize = 256;
@@ -47,8 +48,7 @@ public sealed partial class SrtModel : IDisposable
         _device = device;
         TrainingSummary = summary;
         if (_network.training) _network.eval();
-        // Evaluate ranks against this model's cached vectors, which for a WithCatalog model are not the network's catalog.
-        _scorer = new SrtScorer(_network, cosine, device, () => Tables.Inputs);
+        _scorer = new SrtScorer(_network, cosine, device);
         ItemIds = catalog.Ids.Select(id => id.AsMemory()).ToArray();
     }
 
@@ -87,7 +87,7 @@ public sealed partial class SrtModel : IDisposable
             if (!tables.IsReady)
             {
                 ObjectDisposedException.ThrowIf(_disposed != 0, this);
-                tables.Build(() => new SrtScorer(_network, CosineSimilarity, _device).CatalogVectors(Catalog.Count), Catalog.Count, CosineSimilarity);
+                tables.Build(() => _scorer.CatalogVectors(Catalog.Count), Catalog.Count, CosineSimilarity);
             }
             return tables;
         }
@@ -103,7 +103,7 @@ public sealed partial class SrtModel : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         CheckIndices(history, nameof(history));
         var result = new ScoredHistory[1];
-        ScoreBatch([history.ToArray()], k, excludeHistory, null, result);
+        Rank([history.ToArray()], k, excludeHistory, null, result);
         return Pairs(result[0]);
     }
 
@@ -127,7 +127,7 @@ public sealed partial class SrtModel : IDisposable
             int count = Math.Min(DefaultBatchSize, histories.Count - start);
             var batch = new int[count][];
             for (int i = 0; i < count; i++) batch[i] = histories[start + i];
-            ScoreBatch(batch, k, excludeHistory, null, results);
+            Rank(batch, k, excludeHistory, null, results);
             for (int i = 0; i < count; i++) all[start + i] = Pairs(results[i]);
         }
         return all;
@@ -141,7 +141,7 @@ public sealed partial class SrtModel : IDisposable
         CheckIndices(history, nameof(history));
         CheckIndices(items, nameof(items));
         var result = new ScoredHistory[1];
-        ScoreBatch([history.ToArray()], 0, false, [items.ToArray()], result);
+        Rank([history.ToArray()], 0, false, [items.ToArray()], result);
         return result[0].CandidateScores;
     }
 
@@ -184,14 +184,47 @@ public sealed partial class SrtModel : IDisposable
         return new SrtModel(_shared, _tables, Featurizer, Catalog, CosineSimilarity, _device, TrainingSummary);
     }
 
-    /// <summary>Next-item ranking metrics with full ranking over the catalog (ties pessimistic).</summary>
+    /// <summary>
+    /// Scores every catalog item for each history (catalog indices, oldest first; only the last <see cref="MaxLength"/>
+    /// count): row <c>i</c> of <paramref name="scores"/> (<c>Catalog.Count</c> long) for <c>histories[i]</c>, cosine
+    /// similarities (or dot products when <see cref="CosineSimilarity"/> is false), the scores <see cref="Recommend(ReadOnlySpan{int}, int, bool)"/>
+    /// ranks. A batch is split into forward passes of similar history lengths; keep batches to a few hundred histories.
+    /// </summary>
+    public void ScoreBatch(IReadOnlyList<int[]> histories, Memory<float> scores)
+    {
+        ArgumentNullException.ThrowIfNull(histories);
+        int n = Catalog.Count;
+        if (scores.Length < (long)histories.Count * n)
+            throw new ArgumentException($"{histories.Count} histories need {(long)histories.Count * n} scores; got {scores.Length}.", nameof(scores));
+        if (histories.Count == 0) return;
+        for (int i = 0; i < histories.Count; i++)
+        {
+            if (histories[i] is not { Length: > 0 } h) throw new ArgumentException($"History {i} is empty.", nameof(histories));
+            CheckIndices(h, nameof(histories));
+        }
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        // The raw bytes: TensorAccessor copies element by element, ten times slower on a 12k-item catalog.
+        MemoryMarshal.Cast<byte, float>(ScoreMatrix(histories).bytes).CopyTo(scores.Span);
+    }
+
+    /// <summary>Next-item ranking metrics with full ranking over the catalog (ties pessimistic); <see cref="NextItemEvaluator"/> with the defaults but these.</summary>
+    /// <param name="cases">The cases; they must index this model's catalog.</param>
+    /// <param name="ks">Cut-offs K (default 5, 10, 20).</param>
+    /// <param name="maskHistory">Leave history items (other than the target) out of the ranking. Default false, as in <c>srt train</c>.</param>
     public RankingMetrics Evaluate(EvaluationCases cases, IEnumerable<int>? ks = null, bool maskHistory = false)
     {
-        if (!ReferenceEquals(cases.Source.Catalog, Catalog))
-            throw new ArgumentException("The cases index a different catalog than the model's.");
-        var acc = new RankingMetricsAccumulator(ks);
-        _scorer.RankFullCatalog(cases, maskHistory, acc);
-        return acc.Result();
+        var options = new SrtEvaluationOptions { MaskHistory = maskHistory };
+        if (ks is not null) options.Ks = ks.ToArray();
+        return Evaluate(cases, options);
+    }
+
+    /// <summary>Next-item ranking metrics by <paramref name="options"/> (protocol, masking, cut-offs); see <see cref="NextItemEvaluator"/>.</summary>
+    public RankingMetrics Evaluate(EvaluationCases cases, SrtEvaluationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(cases);
+        ArgumentNullException.ThrowIfNull(options);
+        return NextItemEvaluator.Evaluate(this, cases, options);
     }
 
     /// <summary>
@@ -200,21 +233,15 @@ public sealed partial class SrtModel : IDisposable
     /// <paramref name="candidates"/> (an index of -1 scores NaN). Candidate scores ignore <paramref name="excludeHistory"/>,
     /// which only shapes the top-K list.
     /// </summary>
-    internal void ScoreBatch(IReadOnlyList<int[]> histories, int k, bool excludeHistory, IReadOnlyList<int[]>? candidates, Span<ScoredHistory> results)
+    internal void Rank(IReadOnlyList<int[]> histories, int k, bool excludeHistory, IReadOnlyList<int[]>? candidates, Span<ScoredHistory> results)
     {
         int b = histories.Count;
         if (b == 0) return;
-        var tables = Tables;
         int n = Catalog.Count;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var queries = Queries(histories, tables.Inputs);
-        if (CosineSimilarity) queries = nn.functional.normalize(queries, p: 2, dim: -1);
-        var scores = queries.matmul(tables.Candidates.t()).contiguous(); // [b, n]
-        // On an accelerator the [B, N] scores come over to the CPU once (a megabyte per 1,000 items at B = 256).
-        if (scores.device_type != DeviceType.CPU) scores = scores.cpu();
         // Reading the CPU tensor's memory in place: selection, exclusion and candidates without further tensors.
-        var all = MemoryMarshal.Cast<byte, float>(scores.bytes);
+        var all = MemoryMarshal.Cast<byte, float>(ScoreMatrix(histories).bytes);
         int top = Math.Min(Math.Max(k, 0), n);
         var itemBuffer = new int[top];
         var scoreBuffer = new float[top];
@@ -237,6 +264,17 @@ public sealed partial class SrtModel : IDisposable
             results[i].Items = itemBuffer.AsSpan(0, count).ToArray();
             results[i].Scores = scoreBuffer.AsSpan(0, count).ToArray();
         }
+    }
+
+    /// <summary>The scores <c>[B, N]</c> of every catalog item for each history, contiguous on the CPU.</summary>
+    private Tensor ScoreMatrix(IReadOnlyList<int[]> histories)
+    {
+        var tables = Tables;
+        var queries = Queries(histories, tables.Inputs);
+        if (CosineSimilarity) queries = nn.functional.normalize(queries, p: 2, dim: -1);
+        var scores = queries.matmul(tables.Candidates.t()).contiguous();
+        // On an accelerator the [B, N] scores come over to the CPU once (a megabyte per 1,000 items at B = 256).
+        return scores.device_type == DeviceType.CPU ? scores : scores.cpu();
     }
 
     /// <summary>

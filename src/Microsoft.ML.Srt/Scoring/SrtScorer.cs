@@ -14,32 +14,22 @@ internal sealed class SrtScorer
     private readonly SrtNetwork _network;
     private readonly bool _normalize;
     private readonly Device _device;
-    private readonly Func<Tensor>? _cachedVectors;
 
-    /// <summary>A scorer; with <paramref name="cachedVectors"/> (a model's cache), <see cref="CatalogVectors"/> returns those instead of encoding.</summary>
-    public SrtScorer(SrtNetwork network, bool normalize, Device device, Func<Tensor>? cachedVectors = null)
+    public SrtScorer(SrtNetwork network, bool normalize, Device device)
     {
         _network = network;
         _normalize = normalize;
         _device = device;
-        _cachedVectors = cachedVectors;
     }
 
     public int MaxLength => _network.Shape.MaxLength;
 
     /// <summary>
     /// Vectors <c>[N + 1, d]</c> for every catalog row (row 0 = padding, all zero), ready for scoring: the network's own
-    /// catalog, or the per-field token tensors <paramref name="fieldTokens"/> of another one. A scorer made with cached
-    /// vectors returns a view of them (disposing it leaves the cache alone).
+    /// catalog, or the per-field token tensors <paramref name="fieldTokens"/> of another one.
     /// </summary>
     public Tensor CatalogVectors(int itemCount, Tensor[]? fieldTokens = null, int chunk = 65536)
     {
-        if (_cachedVectors is not null && fieldTokens is null)
-        {
-            var cached = _cachedVectors();
-            if (cached.shape[0] != itemCount + 1) throw new ArgumentException($"The cached item vectors hold {cached.shape[0] - 1} items, not {itemCount}.");
-            return cached.alias();
-        }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         bool wasTraining = _network.training;

@@ -23,12 +23,12 @@ public sealed partial class SrtTransformer
         int k = topK ? _options.TopK : 0;
         if (scored.Count == count)
         {
-            Model.ScoreBatch(count == histories.Length ? histories : histories[..count], k, _options.ExcludeHistory,
+            Model.Rank(count == histories.Length ? histories : histories[..count], k, _options.ExcludeHistory,
                 candidates is null ? null : count == candidates.Length ? candidates : candidates[..count], results);
             return;
         }
         var part = new ScoredHistory[scored.Count];
-        Model.ScoreBatch(scored.Select(i => histories[i]).ToArray(), k, _options.ExcludeHistory, candidates is null ? null : scored.Select(i => candidates[i]).ToArray(), part);
+        Model.Rank(scored.Select(i => histories[i]).ToArray(), k, _options.ExcludeHistory, candidates is null ? null : scored.Select(i => candidates[i]).ToArray(), part);
         for (int j = 0; j < scored.Count; j++) results[scored[j]] = part[j];
     }
 
