@@ -310,11 +310,10 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
             var h = histories[members[r]];
             int used = lengths[members[r]], skip = h.Length - used;
             for (int t = 0; t < used; t++) rows[r * width + t] = h[skip + t] + 1;
-            last[r] = r * width + used - 1;
+            last[r] = used - 1;
         }
         var input = inputs.index_select(0, tensor(rows, device: _device)).view(b, width, d);
-        var hidden = _network.Sequences.forward(input).view(b * width, d);
-        return b == 1 ? hidden.narrow(0, last[0], 1) : hidden.index_select(0, tensor(last, device: _device));
+        return _network.Sequences.ForwardLast(input, tensor(last, device: _device));
     }
 
     /// <summary>

@@ -30,6 +30,27 @@ public class NetworkTests
         Assert.False(a[0, 4].allclose(b[0, 4], rtol: 0, atol: 1e-6), "the changed position's output should change");
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void ForwardLastEqualsTheFullForwardAtEachRowsLastPosition(int layers)
+    {
+        random.manual_seed(5);
+        using var network = new SrtNetwork(SmallShape(layers));
+        network.eval();
+        using var _ = no_grad();
+        using var items = randn(4, 9, 16);
+        var last = new long[] { 8, 0, 4, 6 };
+        using var full = network.Sequences.forward(items);
+        using var at = network.Sequences.ForwardLast(items, tensor(last));
+        Assert.Equal(new long[] { 4, 16 }, at.shape);
+        for (int r = 0; r < last.Length; r++)
+            Assert.True(at[r].allclose(full[r, last[r]], rtol: 1e-5, atol: 1e-5), $"row {r} (last position {last[r]}) differs");
+        network.train();
+        Assert.Throws<InvalidOperationException>(() => network.Sequences.ForwardLast(items, tensor(last)));
+    }
+
     [Fact]
     public void RightPaddingDoesNotChangeRealPositions()
     {
