@@ -48,23 +48,26 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Inference only: the hidden state <c>[B, d]</c> of each row at its position <paramref name="last"/> <c>[B]</c> (int64),
-    /// equal to <c>forward(items)[b, last[b]]</c> up to float rounding. The last block computes keys and values for every
-    /// position but queries, attention and its feed-forward only there: about 40% less work for scoring, which needs
-    /// one position per history.
+    /// Inference only: the hidden state <c>[B, d]</c> of each row at its position <paramref name="last"/><c>[b]</c>, equal to
+    /// <c>forward(items)[b, last[b]]</c> up to float rounding. The last block computes keys and values for every position
+    /// but queries, attention and its feed-forward only there: about 40% less work for scoring, which needs one position
+    /// per history.
     /// </summary>
-    public Tensor ForwardLast(Tensor items, Tensor last)
+    public Tensor ForwardLast(Tensor items, long[] last)
     {
         if (training) throw new InvalidOperationException("ForwardLast is for inference; call eval() first.");
         using var scope = NewDisposeScope();
         long b = items.shape[0], length = items.shape[1], d = items.shape[2];
+        if (last.Length != b || last.Any(t => t < 0 || t >= length)) throw new ArgumentException("One last position per row, inside the sequence.", nameof(last));
         var x = _dropout.forward(items + _positions.forward(arange(length, ScalarType.Int64, items.device)));
         for (int i = 0; i < _blocks.Count - 1; i++) x = _blocks[i].forward(x);
-        var at = arange(b, ScalarType.Int64, items.device).mul_(length).add_(last);
-        var y = _blocks.Count == 0
-            ? x.reshape(b * length, d).index_select(0, at)
-            : _blocks[_blocks.Count - 1].ForwardAt(x, last, at);
-        return _finalNorm.forward(y).MoveToOuterDisposeScope();
+        var at = new long[b];
+        for (int r = 0; r < b; r++) at[r] = r * length + last[r];
+        var atTensor = tensor(at, device: items.device);
+        if (_blocks.Count == 0) return _finalNorm.forward(x.reshape(b * length, d).index_select(0, atTensor)).MoveToOuterDisposeScope();
+        // Rows that end at the last column attend to everything: no mask needed (always so for one history).
+        var lastTensor = last.All(t => t == length - 1) ? null : tensor(last, device: items.device);
+        return _finalNorm.forward(_blocks[_blocks.Count - 1].ForwardAt(x, lastTensor, atTensor)).MoveToOuterDisposeScope();
     }
 
     private sealed class TransformerBlock : nn.Module<Tensor, Tensor>
@@ -108,10 +111,11 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
         }
 
         /// <summary>
-        /// The block's output <c>[B, d]</c> at one position per row (<paramref name="last"/>; <paramref name="at"/> = row * L +
-        /// last), in evaluation mode: keys and values from every position, the query and everything after attention only there.
+        /// The block's output <c>[B, d]</c> at one position per row (<paramref name="last"/>, null when every row ends at the
+        /// last column; <paramref name="at"/> = row * L + last), in evaluation mode: keys and values from every position, the
+        /// query and everything after attention only there.
         /// </summary>
-        public Tensor ForwardAt(Tensor x, Tensor last, Tensor at)
+        public Tensor ForwardAt(Tensor x, Tensor? last, Tensor at)
         {
             using var scope = NewDisposeScope();
             long b = x.shape[0], l = x.shape[1], d = x.shape[2], dh = d / _heads;
@@ -123,9 +127,13 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
             var q = nn.functional.linear(normed.reshape(b * l, d).index_select(0, at), weight.narrow(0, 0, d), bias.narrow(0, 0, d))
                 .view(b, _heads, 1, dh);                                                                // [B, H, 1, dh]
             // Position t takes part when t <= last: what the causal mask gives the query at position last.
-            var after = arange(l, ScalarType.Int64, x.device).unsqueeze(0).gt(last.unsqueeze(1));         // [B, L]
-            var mask = zeros(b, l, device: x.device).masked_fill_(after, double.NegativeInfinity).view(b, 1, 1, l);
-            var attended = nn.functional.scaled_dot_product_attention(q, kv[0], kv[1], attn_mask: mask).reshape(b, d);
+            Tensor? mask = null;
+            if (last is not null)
+            {
+                var after = arange(l, ScalarType.Int64, x.device).unsqueeze(0).gt(last.unsqueeze(1));      // [B, L]
+                mask = zeros(b, l, device: x.device).masked_fill_(after, double.NegativeInfinity).view(b, 1, 1, l);
+            }
+            var attended = nn.functional.scaled_dot_product_attention(q, kv[0], kv[1], attn_mask: mask!).reshape(b, d);
             var y = x.reshape(b * l, d).index_select(0, at) + _out.forward(attended);
             y = y + _down.forward(nn.functional.gelu(_up.forward(_norm2.forward(y))));
             return y.MoveToOuterDisposeScope();

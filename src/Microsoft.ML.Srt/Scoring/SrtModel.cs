@@ -272,7 +272,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
         var tables = Tables;
         var queries = Queries(histories, tables.Inputs);
         if (CosineSimilarity) queries = nn.functional.normalize(queries, p: 2, dim: -1);
-        var scores = queries.matmul(tables.Candidates.t()).contiguous();
+        var scores = queries.matmul(tables.Candidates).contiguous();
         // On an accelerator the [B, N] scores come over to the CPU once (a megabyte per 1,000 items at B = 256).
         return scores.device_type == DeviceType.CPU ? scores : scores.cpu();
     }
@@ -313,7 +313,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
             last[r] = used - 1;
         }
         var input = inputs.index_select(0, tensor(rows, device: _device)).view(b, width, d);
-        return _network.Sequences.ForwardLast(input, tensor(last, device: _device));
+        return _network.Sequences.ForwardLast(input, last);
     }
 
     /// <summary>
@@ -377,7 +377,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
         /// <summary><c>[N + 1, d]</c> item vectors, row 0 = padding: what a history's items are read as.</summary>
         public Tensor Inputs { get; private set; } = null!;
 
-        /// <summary><c>[N, d]</c> item vectors to score against, already L2-normalized for cosine similarity.</summary>
+        /// <summary><c>[d, N]</c> item vectors to score against (transposed), already L2-normalized for cosine similarity.</summary>
         public Tensor Candidates { get; private set; } = null!;
 
         public void Build(Func<Tensor> encode, int count, bool normalize)
@@ -391,7 +391,8 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
                 var inputs = _given ?? encode();
                 _given = null;
                 var items = inputs.narrow(0, 1, count);
-                var candidates = (normalize ? nn.functional.normalize(items, p: 2, dim: -1) : items.clone()).contiguous();
+                // Stored [d, N]: a single query times a row-major [d, N] matrix runs 2-3x faster than against [N, d]^T on a CPU.
+                var candidates = (normalize ? nn.functional.normalize(items, p: 2, dim: -1) : items).t().contiguous();
                 Inputs = inputs.DetachFromDisposeScope();
                 Candidates = candidates.DetachFromDisposeScope();
                 _ready = true;

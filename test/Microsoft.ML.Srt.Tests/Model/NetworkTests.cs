@@ -43,12 +43,15 @@ public class NetworkTests
         using var items = randn(4, 9, 16);
         var last = new long[] { 8, 0, 4, 6 };
         using var full = network.Sequences.forward(items);
-        using var at = network.Sequences.ForwardLast(items, tensor(last));
+        using var at = network.Sequences.ForwardLast(items, last);
         Assert.Equal(new long[] { 4, 16 }, at.shape);
         for (int r = 0; r < last.Length; r++)
             Assert.True(at[r].allclose(full[r, last[r]], rtol: 1e-5, atol: 1e-5), $"row {r} (last position {last[r]}) differs");
+        using var ends = network.Sequences.ForwardLast(items, [8, 8, 8, 8]); // every row at the end: the unmasked path
+        for (int r = 0; r < 4; r++) Assert.True(ends[r].allclose(full[r, 8], rtol: 1e-5, atol: 1e-5), $"row {r} at the end differs");
+        Assert.Throws<ArgumentException>(() => network.Sequences.ForwardLast(items, [9, 0, 0, 0]));
         network.train();
-        Assert.Throws<InvalidOperationException>(() => network.Sequences.ForwardLast(items, tensor(last)));
+        Assert.Throws<InvalidOperationException>(() => network.Sequences.ForwardLast(items, last));
     }
 
     [Fact]
