@@ -103,6 +103,10 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         }
         // A later prediction is not served from the previous row's result.
         Assert.NotEqual(engine.Predict(histories[1]).RecommendationScores, engine.Predict(histories[2]).RecommendationScores);
+        // Through a transformer chain (what Fit on an EstimatorChain returns), with the package's own class pair.
+        var chain = new TransformerChain<SrtTransformer>(fixture.Transformer);
+        var chained = _ml.Model.CreatePredictionEngine<SrtHistoryInput, SrtRecommendationOutput>(chain);
+        Assert.Equal(engine.Predict(histories[3]).RecommendedItems, chained.Predict(new SrtHistoryInput { History = histories[3].History }).RecommendedItems);
         var empty = engine.Predict(new HistoryInput { History = ["nothing", "known"] });
         Assert.Empty(empty.RecommendedItems);
         Assert.Empty(empty.RecommendationScores);
