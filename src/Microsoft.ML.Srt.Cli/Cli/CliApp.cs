@@ -17,6 +17,7 @@ internal sealed class CliApp
         new TrainCommand(),
         new EvaluateCommand(),
         new BenchmarkStepCommand(),
+        new BenchmarkScoringCommand(),
         new QuickstartCommand(),
     ]);
 
@@ -71,7 +72,7 @@ internal sealed class CliApp
             error.WriteLine(e.Message);
             return 1;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException or NotSupportedException)
         {
             error.WriteLine($"srt: {e.Message}");
             return 1;

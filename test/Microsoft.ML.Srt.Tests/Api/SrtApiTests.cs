@@ -19,6 +19,8 @@ public class SrtApiTests
         { "HistoryColumnName", o => o.HistoryColumnName = " " },
         { "ScoresColumnName", o => o.ScoresColumnName = o.RecommendedItemsColumnName },
         { "UserColumnName", o => o.UserColumnName = "" },
+        { "ScoringBatchSize", o => o.ScoringBatchSize = 0 },
+        { "CandidateScoreColumnName", o => { o.CandidateColumnName = "Candidate"; o.CandidateScoreColumnName = o.ScoresColumnName; } },
     };
 
     [Theory]
