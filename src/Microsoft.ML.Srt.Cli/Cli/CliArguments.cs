@@ -7,13 +7,15 @@ internal sealed class CliArguments
 
     private CliArguments(Dictionary<string, string?> values) => _values = values;
 
-    /// <summary>Parses <c>--name value</c>, <c>--name=value</c> and <c>--flag</c>; unknown, repeated or missing options are usage errors.</summary>
+    /// <summary>Parses <c>--name value</c>, <c>--name=value</c>, <c>--flag</c> and one-letter aliases (<c>-k value</c>); unknown, repeated or missing options are usage errors.</summary>
     public static CliArguments Parse(IReadOnlyList<string> args, ICliCommand command)
     {
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
         for (int k = 0; k < args.Count; k++)
         {
             var arg = args[k];
+            if (arg.Length == 2 && arg[0] == '-' && command.Options.FirstOrDefault(o => o.Short == arg[1..]) is { } aliased)
+                arg = "--" + aliased.Name;
             if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
                 throw new CliUsageException($"unexpected argument '{arg}' for 'srt {command.Name}' (options start with --).");
             var name = arg[2..];
