@@ -23,7 +23,7 @@ namespace Microsoft.ML.Srt.Persistence;
 /// (without it the runtime silently drops the attribute). The model header names this assembly, ML.NET calls
 /// <c>Assembly.Load</c> on that name and registers what it gets in the loading MLContext's catalog; the
 /// <see cref="AppDomain.AssemblyResolve"/> handler that answers with the generated assembly is installed by this
-/// library's module initializer, so it is in place once any code of Microsoft.ML.Srt has run
+/// library's module initializer, so it is in place once the app's code has used any type of Microsoft.ML.Srt
 /// (<see cref="SrtModelOperationsExtensions.RegisterSrt"/> runs it explicitly).</para>
 /// </remarks>
 internal static class MlNetInternals

@@ -13,8 +13,8 @@ public static class SrtModelOperationsExtensions
     /// <summary>
     /// Makes <c>mlContext.Model.Load</c> able to read SRT transformers; the SRT counterpart of
     /// <c>mlContext.ComponentCatalog.RegisterAssembly(...)</c>. Call it once before loading. It is idempotent and cheap,
-    /// and it is only strictly needed when nothing of Microsoft.ML.Srt has run in the process yet: the library's
-    /// module initializer does the same the first time any of its code runs.
+    /// and it is only strictly needed when the app has not used any type of Microsoft.ML.Srt yet: the library's
+    /// module initializer does the same when the runtime first loads it for the app's code.
     /// </summary>
     /// <param name="catalog">The loading MLContext's <see cref="MLContext.ComponentCatalog"/>.</param>
     /// <exception cref="InvalidOperationException">This Microsoft.ML version lacks an internal member that loading needs
