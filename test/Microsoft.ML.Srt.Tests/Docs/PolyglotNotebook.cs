@@ -70,10 +70,12 @@ internal static class PolyglotNotebook
         var globals = new NotebookGlobals();
         ScriptState<object>? state = null;
         var cells = CSharpCells(path);
+        var seconds = new double[cells.Count];
         for (int c = 0; c < cells.Count; c++)
         {
             var code = string.Join('\n', cells[c].Split('\n').Where(l => !IsKernelDirective(l)));
             if (string.IsNullOrWhiteSpace(code)) continue;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
                 state = state is null
@@ -87,15 +89,19 @@ internal static class PolyglotNotebook
             if (state.Exception is not null)
                 throw new InvalidOperationException($"{Path.GetFileName(path)}, code cell {c + 1} threw:\n--- cell ---\n{code}", state.Exception);
             if (state.ReturnValue is not null) globals.Displayed.Add(state.ReturnValue);
+            seconds[c] = clock.Elapsed.TotalSeconds;
         }
-        return new NotebookRun(state ?? throw new InvalidDataException($"{path} has no C# code cell."), globals.Displayed);
+        return new NotebookRun(state ?? throw new InvalidDataException($"{path} has no C# code cell."), globals.Displayed, seconds);
     }
 }
 
 /// <summary>The state a notebook run ended in: its variables and what it displayed.</summary>
-internal sealed class NotebookRun(ScriptState<object> state, IReadOnlyList<object> displayed)
+internal sealed class NotebookRun(ScriptState<object> state, IReadOnlyList<object> displayed, IReadOnlyList<double> cellSeconds)
 {
     public IReadOnlyList<object> Displayed => displayed;
+
+    /// <summary>Wall-clock seconds of each code cell, compilation included (0 for a cell left empty by the directives).</summary>
+    public IReadOnlyList<double> CellSeconds => cellSeconds;
 
     /// <summary>The value of the notebook variable <paramref name="name"/> (the last one declared with that name).</summary>
     public T Get<T>(string name)
