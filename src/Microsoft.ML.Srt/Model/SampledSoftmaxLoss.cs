@@ -30,10 +30,9 @@ internal sealed class SampledSoftmaxLoss
 
     /// <summary>
     /// Mean loss over P positions with negatives shared by all positions.
-    /// queries [P, d], targets [P, d] with item rows targetRows [P]; negatives [X, d] with rows negativeRows [X];
-    /// optional extra logits historyLogits [P, W] (from <see cref="HistoryLogits"/>), −inf where blocked.
+    /// queries [P, d], targets [P, d] with item rows targetRows [P]; negatives [X, d] with rows negativeRows [X].
     /// </summary>
-    public Tensor SharedNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows, Tensor? historyLogits = null)
+    public Tensor SharedNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows)
     {
         using var scope = NewDisposeScope();
         var q = Prepare(queries) / _temperature;
@@ -47,37 +46,18 @@ internal sealed class SampledSoftmaxLoss
         var negative = cat(new[] { q, ones(q.shape[0], 1, device: q.device) }, 1)
             .mm(cat(new[] { Prepare(negatives), negativeBias }, 1).t());                   // [P, X]
         MaskAccidentalHits(negative, targetRows, negativeRows);
-        return LogSumExpLoss(positive, negative, historyLogits).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Logits of every position's own earlier inputs as extra negatives: queries [B, L, d] against the input item
-    /// vectors [B, L, d] of the same sequence, with <paramref name="blocked"/> [B, L, L] (a later input, padding, or the
-    /// target itself) set to −inf; rows <paramref name="positions"/> of the flattened [B·L, L] result. No logQ: these
-    /// candidates are not sampled.
-    /// </summary>
-    public Tensor HistoryLogits(Tensor queries, Tensor inputs, Tensor blocked, Tensor positions)
-    {
-        using var scope = NewDisposeScope();
-        long b = queries.shape[0], l = queries.shape[1];
-        var logits = (Prepare(queries) / _temperature).bmm(Prepare(inputs).transpose(1, 2)).masked_fill(blocked, double.NegativeInfinity);
-        return logits.view(b * l, l).index_select(0, positions).MoveToOuterDisposeScope();
+        return LogSumExpLoss(positive, negative).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Mean of log(e^positive + Σ e^negative) − positive, computed stably and in place on <paramref name="negative"/>
     /// (which it overwrites): each row is shifted by its largest logit before exponentiating.
     /// </summary>
-    private static Tensor LogSumExpLoss(Tensor positive, Tensor negative, Tensor? extra = null)
+    private static Tensor LogSumExpLoss(Tensor positive, Tensor negative)
     {
         Tensor shift;
-        using (no_grad())
-        {
-            shift = maximum(negative.amax(new long[] { 1 }), positive);
-            if (extra is not null) shift = maximum(shift, extra.amax(new long[] { 1 }));
-        }
+        using (no_grad()) shift = maximum(negative.amax(new long[] { 1 }), positive);
         var sum = negative.sub_(shift.unsqueeze(1)).exp_().sum(1) + (positive - shift).exp();
-        if (extra is not null) sum = sum + (extra - shift.unsqueeze(1)).exp().sum(1);
         return (sum.log() + shift - positive).mean();
     }
 

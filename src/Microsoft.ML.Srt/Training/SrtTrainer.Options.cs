@@ -115,13 +115,6 @@ public sealed partial class SrtTrainer
         /// <summary>Subtract log q(item) from each logit (logQ correction). Default true.</summary>
         public bool LogQCorrection = true;
 
-        /// <summary>
-        /// Also use the items a position has already seen (its own history) as negatives, unless one of them is the
-        /// target: the model learns from the data how rarely a history item is bought again, instead of ranking the
-        /// items most similar to the history, the history itself, first. Applies to shared negatives. Default false.
-        /// </summary>
-        public bool HistoryNegatives;
-
         /// <summary>Softmax temperature τ. Default 0.05 (with cosine similarity).</summary>
         public double Temperature = 0.05;
 

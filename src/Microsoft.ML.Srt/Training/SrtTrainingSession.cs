@@ -247,8 +247,7 @@ internal sealed class SrtTrainingSession
             var encoded = _network.Items.forward(tensor(unique.Skip(1).ToArray(), device: _device));
             var vectors = cat(new[] { zeros(1, encoded.shape[1], device: _device), encoded }, 0);
             Profile?.Mark("items");
-            var inputVectors = vectors.index_select(0, tensor(inputLocal, device: _device)).view(b, width, -1);
-            var hidden = _network.Encode(inputVectors);
+            var hidden = _network.Encode(vectors.index_select(0, tensor(inputLocal, device: _device)).view(b, width, -1));
             Profile?.Mark("sequences");
             var targetRowsT = tensor(targetRows, device: _device);
             if (sets == 1)
@@ -256,18 +255,8 @@ internal sealed class SrtTrainingSession
                 var positions = tensor(Enumerable.Range(0, b * width).Where(k => targetRows[k] > 0).Select(k => (long)k).ToArray(), device: _device);
                 var queries = hidden.view(b * width, -1).index_select(0, positions);
                 var targets = vectors.index_select(0, tensor(targetLocal, device: _device).index_select(0, positions));
-                Tensor? historyLogits = null;
-                if (o.HistoryNegatives)
-                {
-                    // Input s of a sequence is a candidate for position t when s <= t, it is a real item, and it is not t's target.
-                    var inputs = tensor(inputRows, device: _device).view(b, width);
-                    var blocked = ones(width, width, ScalarType.Bool, _device).triu_(1).unsqueeze(0)
-                        .logical_or(inputs.eq(0).unsqueeze(1))
-                        .logical_or(inputs.unsqueeze(1).eq(targetRowsT.view(b, width).unsqueeze(2)));
-                    historyLogits = _loss.HistoryLogits(hidden, inputVectors, blocked, positions);
-                }
                 loss = _loss.SharedNegatives(queries, targets, targetRowsT.index_select(0, positions),
-                    vectors.index_select(0, tensor(negativeLocal, device: _device)), tensor(negativeRows, device: _device), historyLogits);
+                    vectors.index_select(0, tensor(negativeLocal, device: _device)), tensor(negativeRows, device: _device));
             }
             else
             {

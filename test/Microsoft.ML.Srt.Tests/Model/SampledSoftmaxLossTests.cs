@@ -43,40 +43,6 @@ public class SampledSoftmaxLossTests
     }
 
     [Fact]
-    public void HistoryNegativesAddEachPositionsEarlierInputsExceptItsTarget()
-    {
-        // One sequence of 3 positions, d = 2, dot product, τ = 0.5, no logQ, no sampled negative hits.
-        // Inputs (rows 1, 2, 1), targets (rows 2, 1, 3): position 0 sees input 0 (row 1); position 1 sees inputs 0-1 but row 1
-        // is its target (blocked); position 2 sees inputs 0-2 (rows 1, 2, 1: row 1 twice, counted twice).
-        float[] inputs = { 1, 0, 0, 1, 1, 0 };
-        float[] hidden = { 1, 1, 2, 0, 0, 1 };
-        float[] targets = { 0, 1, 1, 0, 0.5f, 0.5f };
-        long[] inputRows = { 1, 2, 1 }, targetRows = { 2, 1, 3 };
-        float[] negatives = { -1, 0 };
-        long[] negativeRows = { 4 };
-        double tau = 0.5, expected = 0;
-        for (int t = 0; t < 3; t++)
-        {
-            double Dot(float[] m, int i) => hidden[t * 2] * m[i * 2] + hidden[t * 2 + 1] * m[i * 2 + 1];
-            double positive = Dot(targets, t) / tau;
-            var logits = new List<double> { positive, Dot(negatives, 0) / tau };
-            for (int s2 = 0; s2 <= t; s2++) if (inputRows[s2] != targetRows[t]) logits.Add(Dot(inputs, s2) / tau);
-            expected += Math.Log(logits.Sum(Math.Exp)) - positive;
-        }
-        expected /= 3;
-
-        var loss = new SampledSoftmaxLoss(tau, normalize: false, null);
-        using var h = tensor(hidden).view(1, 3, 2);
-        using var rowsIn = tensor(inputRows).view(1, 3);
-        using var blocked = ones(3, 3, TorchSharp.torch.ScalarType.Bool).triu_(1).unsqueeze(0)
-            .logical_or(rowsIn.eq(0).unsqueeze(1)).logical_or(rowsIn.unsqueeze(1).eq(tensor(targetRows).view(1, 3).unsqueeze(2)));
-        using var history = loss.HistoryLogits(h, tensor(inputs).view(1, 3, 2), blocked, tensor(new long[] { 0, 1, 2 }));
-        using var value = loss.SharedNegatives(h.view(3, 2), tensor(targets).view(3, 2), tensor(targetRows),
-            tensor(negatives).view(1, 2), tensor(negativeRows), history);
-        Assert.Equal(expected, value.item<float>(), 4);
-    }
-
-    [Fact]
     public void PerSequenceNegativesIgnorePaddingAndAgreeWithSharedWhenNegativesAreTheSame()
     {
         using var q = tensor(LogQ);

@@ -42,7 +42,6 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         new("dimension", "Model width d (default: the preset's).", "N"),
         new("negatives", "Sampled negatives per step, or 'all' for the full softmax.", "N|all", Default: _defaults.Negatives == 0 ? "all" : Invariant(_defaults.Negatives)),
         new("negative-sharing", "Negatives shared by the whole batch, or drawn per sequence (the paper's way).", "HOW", Default: _defaults.NegativeSharing == NegativeSharing.PerSequence ? "per-sequence" : "batch", Choices: ["batch", "per-sequence"]),
-        new("history-negatives", "Also use each position's own history items as negatives (unless one is the target).", "BOOL", Default: _defaults.HistoryNegatives ? "true" : "false", Choices: ["true", "false"]),
         new("dropout", "Dropout on embeddings, attention weights and block outputs.", "P", Default: Invariant(_defaults.Dropout)),
         new("temperature", "Softmax temperature τ.", "T", Default: Invariant(_defaults.Temperature)),
         new("learning-rate", "Peak learning rate of the one-cycle schedule.", "LR", Default: Invariant(_defaults.LearningRate)),
@@ -76,7 +75,6 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
             Dimension = arguments.GetInt("dimension", 0),
             Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : arguments.GetInt("negatives", _defaults.Negatives),
             NegativeSharing = arguments.Get("negative-sharing") == "per-sequence" ? NegativeSharing.PerSequence : NegativeSharing.PerBatch,
-            HistoryNegatives = arguments.Get("history-negatives") == "true",
             Dropout = arguments.GetDouble("dropout", _defaults.Dropout),
             Temperature = arguments.GetDouble("temperature", _defaults.Temperature),
             LearningRate = arguments.GetDouble("learning-rate", _defaults.LearningRate),
@@ -200,7 +198,6 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         json.WriteString("negative_sharing", o.NegativeSharing.ToString());
         Number(json, "popularity_exponent", o.PopularityExponent);
         json.WriteBoolean("logq_correction", o.LogQCorrection);
-        json.WriteBoolean("history_negatives", o.HistoryNegatives);
         Number(json, "temperature", o.Temperature);
         json.WriteBoolean("cosine_similarity", o.CosineSimilarity);
         json.WriteNumber("planned_epochs", o.Epochs);
