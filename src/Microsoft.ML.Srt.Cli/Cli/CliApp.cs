@@ -19,6 +19,7 @@ internal sealed class CliApp
         new BenchmarkStepCommand(),
         new BenchmarkScoringCommand(),
         new QuickstartCommand(),
+        new RecommendCommand(),
     ]);
 
     public IReadOnlyList<ICliCommand> Commands => _commands;
@@ -98,7 +99,7 @@ internal sealed class CliApp
         writer.WriteLine($"Usage: srt {command.Name} {string.Join(' ', command.Options.Where(o => o.Required).Select(o => $"--{o.Name} {o.ValueName}"))} [options]".Replace("  ", " "));
         writer.WriteLine();
         writer.WriteLine("Options:");
-        var labels = command.Options.Select(o => o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName}").ToList();
+        var labels = command.Options.Select(o => (o.Short is null ? "" : $"-{o.Short}, ") + (o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName}")).ToList();
         int width = Math.Max(labels.Max(l => l.Length), "--help".Length);
         for (int k = 0; k < labels.Count; k++)
         {

@@ -209,9 +209,15 @@ public sealed partial class SrtTransformer : ITransformer, IDisposable
         return WithCatalog(catalog);
     }
 
-    /// <summary>ML.NET model saving is not available yet (use <see cref="SrtModel.Save(string)"/>): always throws <see cref="NotSupportedException"/>.</summary>
-    public void Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException("mlContext.Model.Save is not supported for SRT yet: save the model itself with transformer.Model.Save(path) and load it with SrtModel.Load(path).");
+    /// <summary>
+    /// Saves the transformer (its options and the SRT model file) into an ML.NET model zip; called by
+    /// <c>mlContext.Model.Save</c>. <c>mlContext.Model.Load</c> reads it back (docs/model-files.md).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model uses a custom tokenizer, which a model file cannot store.</exception>
+    public void Save(ModelSaveContext ctx) => Persistence.SrtTransformerPersistence.Save(this, ctx);
+
+    /// <summary>A copy of the options this transformer was built with (what <see cref="Save"/> stores).</summary>
+    internal Options CopyOptions() => _options.Clone();
 
     /// <summary>Disposes the model's native (torch) memory.</summary>
     public void Dispose() => Model.Dispose();
