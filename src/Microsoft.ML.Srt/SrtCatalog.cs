@@ -1,4 +1,6 @@
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Scoring;
 using Microsoft.ML.Srt.Training;
 
@@ -18,7 +20,7 @@ public static class SrtCatalogExtensions
     public static SrtRecommendationCatalog SrtRecommendation(this MLContext mlContext) => new(mlContext);
 }
 
-/// <summary>Recommendation trainers of Microsoft.ML.Srt, reached through <see cref="SrtCatalogExtensions.Recommendation"/>.</summary>
+/// <summary>Recommendation trainers and evaluation of Microsoft.ML.Srt, reached through <see cref="SrtCatalogExtensions.Recommendation"/>.</summary>
 public sealed class SrtRecommendationCatalog
 {
     private readonly MLContext _mlContext;
@@ -57,4 +59,37 @@ public sealed class SrtRecommendationCatalog
             Negatives = negatives,
             Epochs = epochs,
         });
+
+    /// <summary>
+    /// Next-item evaluation of a fitted SRT transformer: reads <paramref name="interactions"/> (one row per interaction;
+    /// columns from <paramref name="options"/>) against the model's catalog, makes each user's last interaction the
+    /// target and the earlier ones the history, ranks the target (full catalog or sampled negatives, history masked or
+    /// not, ties pessimistic) and averages NDCG@K, HIT@K and MRR. Pass all interactions of a model fitted on all but each
+    /// user's last one to get the leave-one-out test metrics of <c>srt train</c> (docs/evaluation.md).
+    /// </summary>
+    /// <param name="model">The fitted transformer (its <see cref="Scoring.SrtTransformer.Model"/> scores).</param>
+    /// <param name="interactions">Interactions including the targets: user, item and (optionally) timestamp columns.</param>
+    /// <param name="options">Protocol, masking, cut-offs and columns; null: the defaults (full ranking, not masked, K = 5, 10, 20, row order).</param>
+    public RankingMetrics Evaluate(Scoring.SrtTransformer model, IDataView interactions, SrtEvaluationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return NextItemEvaluator.Evaluate(model.Model, interactions, options);
+    }
+
+    /// <summary>
+    /// The same evaluation (see <see cref="Evaluate(Scoring.SrtTransformer, IDataView, SrtEvaluationOptions?)"/>) for any
+    /// scorer: an <see cref="Scoring.SrtModel"/> of any item representation, or the <see cref="Scoring.PopularityRecommender"/> baseline.
+    /// </summary>
+    /// <param name="scorer">The model or baseline; the interactions are read against its catalog.</param>
+    /// <param name="interactions">Interactions including the targets.</param>
+    /// <param name="options">Protocol, masking, cut-offs and columns; null: the defaults.</param>
+    public RankingMetrics Evaluate(IItemScorer scorer, IDataView interactions, SrtEvaluationOptions? options = null) =>
+        NextItemEvaluator.Evaluate(scorer, interactions, options);
+
+    /// <summary>Evaluates explicit cases (histories and targets over the scorer's catalog, e.g. <see cref="LeaveOneOutSplit.Test"/>).</summary>
+    /// <param name="scorer">The model or baseline.</param>
+    /// <param name="cases">The cases; their catalog must hold the scorer's items in the same order.</param>
+    /// <param name="options">Protocol, masking and cut-offs (the column options do not apply); null: the defaults.</param>
+    public RankingMetrics Evaluate(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options = null) =>
+        NextItemEvaluator.Evaluate(scorer, cases, options);
 }

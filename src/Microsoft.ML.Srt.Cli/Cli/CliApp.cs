@@ -15,8 +15,11 @@ internal sealed class CliApp
         new DataInspectCommand(),
         new DataGenerateCommand(),
         new TrainCommand(),
+        new EvaluateCommand(),
         new BenchmarkStepCommand(),
+        new BenchmarkScoringCommand(),
         new QuickstartCommand(),
+        new RecommendCommand(),
     ]);
 
     public IReadOnlyList<ICliCommand> Commands => _commands;
@@ -70,7 +73,7 @@ internal sealed class CliApp
             error.WriteLine(e.Message);
             return 1;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException or NotSupportedException)
         {
             error.WriteLine($"srt: {e.Message}");
             return 1;
@@ -96,7 +99,7 @@ internal sealed class CliApp
         writer.WriteLine($"Usage: srt {command.Name} {string.Join(' ', command.Options.Where(o => o.Required).Select(o => $"--{o.Name} {o.ValueName}"))} [options]".Replace("  ", " "));
         writer.WriteLine();
         writer.WriteLine("Options:");
-        var labels = command.Options.Select(o => o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName}").ToList();
+        var labels = command.Options.Select(o => (o.Short is null ? "" : $"-{o.Short}, ") + (o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName}")).ToList();
         int width = Math.Max(labels.Max(l => l.Length), "--help".Length);
         for (int k = 0; k < labels.Count; k++)
         {

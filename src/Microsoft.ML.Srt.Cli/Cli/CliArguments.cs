@@ -7,13 +7,19 @@ internal sealed class CliArguments
 
     private CliArguments(Dictionary<string, string?> values) => _values = values;
 
-    /// <summary>Parses <c>--name value</c>, <c>--name=value</c> and <c>--flag</c>; unknown, repeated or missing options are usage errors.</summary>
+    /// <summary>Parses <c>--name value</c>, <c>--name=value</c>, <c>--flag</c>, <c>-x value</c> for a one-letter option <c>x</c>, and one-letter aliases (<c>-k value</c>); unknown, repeated or missing options are usage errors.</summary>
     public static CliArguments Parse(IReadOnlyList<string> args, ICliCommand command)
     {
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
         for (int k = 0; k < args.Count; k++)
         {
             var arg = args[k];
+            // A one-letter alias (-k 10) or a one-letter option written with one dash.
+            if (arg.Length == 2 && arg[0] == '-' && arg[1] != '-')
+            {
+                if (command.Options.FirstOrDefault(o => o.Short == arg[1..]) is { } aliased) arg = "--" + aliased.Name;
+                else if (command.Options.Any(o => o.Name == arg[1..])) arg = "-" + arg;
+            }
             if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
                 throw new CliUsageException($"unexpected argument '{arg}' for 'srt {command.Name}' (options start with --).");
             var name = arg[2..];

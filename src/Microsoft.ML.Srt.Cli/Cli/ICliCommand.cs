@@ -19,9 +19,9 @@ internal interface ICliCommand
     int Execute(CliArguments arguments, TextWriter output);
 }
 
-/// <summary>A <c>--name value</c> option (or a <c>--name</c> flag when <see cref="IsFlag"/>).</summary>
+/// <summary>A <c>--name value</c> option (or a <c>--name</c> flag when <see cref="IsFlag"/>); <see cref="Short"/> is an optional one-letter alias (<c>-k</c>).</summary>
 internal sealed record CliOption(string Name, string Description, string? ValueName = "VALUE", bool Required = false, string? Default = null,
-    IReadOnlyList<string>? Choices = null)
+    IReadOnlyList<string>? Choices = null, string? Short = null)
 {
     /// <summary>True for an option that takes no value.</summary>
     public bool IsFlag => ValueName is null;

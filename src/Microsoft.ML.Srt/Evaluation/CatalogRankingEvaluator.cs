@@ -12,9 +12,9 @@ namespace Microsoft.ML.Srt.Evaluation;
 public delegate void CatalogScorer(ReadOnlySpan<int> history, Span<float> scores);
 
 /// <summary>
-/// Evaluates any <see cref="CatalogScorer"/> on <see cref="EvaluationCases"/> by full ranking: the target is
-/// ranked against every catalog item (no sampled negatives), ties counted pessimistically
-/// (<see cref="RankingMetricsAccumulator.PessimisticRank"/>).
+/// Full-ranking evaluation of a <see cref="CatalogScorer"/> delegate (one history at a time), for ad-hoc scorers: a
+/// shorthand for <see cref="NextItemEvaluator"/> with <see cref="RankingProtocol.FullCatalog"/>, same rules (ties
+/// pessimistic, <see cref="RankingMetricsAccumulator.PessimisticRank"/>).
 /// </summary>
 public static class CatalogRankingEvaluator
 {
@@ -23,8 +23,8 @@ public static class CatalogRankingEvaluator
     /// </summary>
     /// <param name="cases">The cases; their source catalog defines the candidate set.</param>
     /// <param name="scorer">Scores every catalog item for a history (must be thread-safe when <paramref name="maxDegreeOfParallelism"/> is not 1).</param>
-    /// <param name="maskHistory">When true (the default, as in SASRec/SRT evaluations), items of the history other than
-    /// the target are left out of the ranking.</param>
+    /// <param name="maskHistory">When true (the default here), items of the history other than the target are left out
+    /// of the ranking. Note that <see cref="SrtEvaluationOptions.MaskHistory"/> and <c>srt train</c> default to false.</param>
     /// <param name="ks">Cut-offs K (default 5, 10, 20).</param>
     /// <param name="maxDegreeOfParallelism">Threads (default: all processors). Results do not depend on it: ranks
     /// are computed per case and summed in case order.</param>
@@ -33,10 +33,8 @@ public static class CatalogRankingEvaluator
     {
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentNullException.ThrowIfNull(scorer);
-        var ranks = ComputeRanks(cases, scorer, maskHistory, maxDegreeOfParallelism);
-        var accumulator = new RankingMetricsAccumulator(ks);
-        foreach (var rank in ranks) accumulator.AddRank(rank);
-        return accumulator.Result();
+        return NextItemEvaluator.Evaluate(new DelegateScorer(cases.Source.Catalog, scorer, maxDegreeOfParallelism), cases,
+            Options(maskHistory, ks), maxDegreeOfParallelism);
     }
 
     /// <summary>The 0-based pessimistic rank of each case's target (same rules as <see cref="Evaluate"/>), by case.</summary>
@@ -44,37 +42,32 @@ public static class CatalogRankingEvaluator
     {
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentNullException.ThrowIfNull(scorer);
-        int itemCount = cases.Source.Catalog.Count;
-        var ranks = new long[cases.Count];
-        const int casesPerChunk = 64; // amortises the per-thread buffers; the chunking does not change results
-        int chunks = (cases.Count + casesPerChunk - 1) / casesPerChunk;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount };
-        Parallel.For(0, chunks, options,
-            () => (Scores: new float[itemCount], Excluded: maskHistory ? new bool[itemCount] : null),
-            (chunk, _, buffers) =>
+        return NextItemEvaluator.ComputeRanks(new DelegateScorer(cases.Source.Catalog, scorer, maxDegreeOfParallelism), cases,
+            Options(maskHistory, null), maxDegreeOfParallelism);
+    }
+
+    private static SrtEvaluationOptions Options(bool maskHistory, IEnumerable<int>? ks)
+    {
+        var options = new SrtEvaluationOptions { MaskHistory = maskHistory };
+        if (ks is not null) options.Ks = ks.ToArray();
+        return options;
+    }
+
+    /// <summary>A delegate as an <see cref="IItemScorer"/>: the histories of a batch are scored in parallel.</summary>
+    private sealed class DelegateScorer(ItemCatalog catalog, CatalogScorer scorer, int maxDegreeOfParallelism) : IItemScorer
+    {
+        public ItemCatalog Catalog => catalog;
+
+        public void ScoreBatch(IReadOnlyList<int[]> histories, Memory<float> scores)
+        {
+            int n = catalog.Count;
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount };
+            Parallel.For(0, histories.Count, parallel, i =>
             {
-                int end = Math.Min(cases.Count, (chunk + 1) * casesPerChunk);
-                for (int k = chunk * casesPerChunk; k < end; k++)
-                {
-                    var history = cases.GetHistory(k);
-                    int target = cases.Targets[k];
-                    var scores = buffers.Scores.AsSpan();
-                    scores.Clear();
-                    scorer(history, scores);
-                    if (buffers.Excluded is { } excluded)
-                    {
-                        foreach (var i in history) excluded[i] = true;
-                        ranks[k] = RankingMetricsAccumulator.PessimisticRank(scores, target, excluded);
-                        foreach (var i in history) excluded[i] = false;
-                    }
-                    else
-                    {
-                        ranks[k] = RankingMetricsAccumulator.PessimisticRank(scores, target);
-                    }
-                }
-                return buffers;
-            },
-            _ => { });
-        return ranks;
+                var row = scores.Span.Slice(i * n, n);
+                row.Clear();
+                scorer(histories[i], row);
+            });
+        }
     }
 }

@@ -49,6 +49,10 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
         }
     }
 
+    // Children are registered above under their own names. TorchSharp would otherwise also register every module field
+    // under its C# name when this module is added to a parent, so each table appeared twice in state_dict (and in model files).
+    protected override void RegisterComponents() { }
+
     public SrtNetworkShape Shape { get; }
 
     /// <summary>The embedding tables, trained row-wise by <see cref="LazyAdamW"/>.</summary>
@@ -67,18 +71,34 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
         _fieldIsText = fields.Select(m => m.IsText).ToArray();
     }
 
+    /// <summary>
+    /// Token tensors (one per field, as <see cref="SetCatalog"/> takes them) of another catalog, for <see cref="Encode"/>:
+    /// item vectors of a changed catalog without touching the encoder's own. Text representation only (an id table is
+    /// bound to the training catalog).
+    /// </summary>
+    public Tensor[] TokenTensors(IReadOnlyList<ItemTokenMatrix> fields, Device device)
+    {
+        if (Shape.UsesIds) throw new InvalidOperationException("An encoder with an id table can only encode its training catalog.");
+        if (fields.Count != _fieldIsText.Length || fields.Select(m => m.IsText).Where((t, f) => t != _fieldIsText[f]).Any())
+            throw new ArgumentException($"Expected {_fieldIsText.Length} field matrices in the training catalog's field order, got {fields.Count}.");
+        return fields.Select(m => tensor(m.Tokens, new long[] { m.Rows, m.Width }, ScalarType.Int64, device)).ToArray();
+    }
+
     /// <summary>Item vectors <c>[M, d]</c> for item rows <c>[M]</c> (catalog index + 1; 0 = padding).</summary>
-    public override Tensor forward(Tensor items)
+    public override Tensor forward(Tensor items) => Encode(_fieldTokens, items);
+
+    /// <summary>Item vectors <c>[M, d]</c> for rows <c>[M]</c> of the given per-field token tensors (see <see cref="TokenTensors"/>).</summary>
+    public Tensor Encode(Tensor[] fieldTokens, Tensor items)
     {
         using var scope = NewDisposeScope();
         Tensor? result = null;
         if (_adapter is not null)
         {
-            var pooled = new Tensor[_fieldTokens.Length];
+            var pooled = new Tensor[fieldTokens.Length];
             int tokenField = 0;
-            for (int f = 0; f < _fieldTokens.Length; f++)
+            for (int f = 0; f < fieldTokens.Length; f++)
             {
-                var rows = _fieldTokens[f].index_select(0, items);
+                var rows = fieldTokens[f].index_select(0, items);
                 var bag = _fieldIsText[f] ? _textTokens! : _tokenFields[tokenField++];
                 pooled[f] = bag.MeanPool(rows);
             }

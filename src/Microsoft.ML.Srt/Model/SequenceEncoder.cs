@@ -33,6 +33,10 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
         using (no_grad()) nn.init.normal_(_positions.weight!, 0, 0.02);
     }
 
+    // Children are registered above under their own names. TorchSharp would otherwise also register every module field
+    // under its C# name when this module is added to a parent, so each table appeared twice in state_dict (and in model files).
+    protected override void RegisterComponents() { }
+
     /// <summary>Hidden states <c>[B, L, d]</c> for item vectors <c>[B, L, d]</c>.</summary>
     public override Tensor forward(Tensor items)
     {

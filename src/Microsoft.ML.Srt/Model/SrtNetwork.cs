@@ -19,6 +19,10 @@ internal sealed class SrtNetwork : nn.Module
         register_module("sequences", Sequences);
     }
 
+    // Children are registered above under their own names. TorchSharp would otherwise also register every module field
+    // under its C# name when this module is added to a parent, so each table appeared twice in state_dict (and in model files).
+    protected override void RegisterComponents() { }
+
     public SrtNetworkShape Shape { get; }
 
     public ItemEncoder Items { get; }

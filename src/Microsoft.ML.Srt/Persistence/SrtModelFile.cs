@@ -59,27 +59,8 @@ internal static class SrtModelFile
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var full = Path.GetFullPath(path);
-        var folder = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(folder);
         var entries = BuildEntries(model); // fails (custom tokenizer) before any file exists
-        var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                var stream = wrap?.Invoke(file) ?? file;
-                WriteZip(entries, stream);
-                stream.Flush();
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        AtomicFile.Write(path, stream => WriteZip(entries, stream), wrap);
     }
 
     public static void Save(SrtModel model, Stream stream)
@@ -163,6 +144,13 @@ internal static class SrtModelFile
         }
         return ms.ToArray();
     }
+
+    /// <summary>
+    /// Files written before 2026-11-28 also held every explicitly registered module a second time under its C# field
+    /// name (TorchSharp's automatic registration, e.g. <c>items._textTokens.weight</c> beside <c>items.text_tokens.weight</c>):
+    /// the same tensors, so such aliases are skipped. The encoders' own children never start with '_'.
+    /// </summary>
+    private static bool IsFieldAlias(string name) => name.Split('.') is [_, var child, ..] && child.StartsWith('_');
 
     private static byte[] ElementBytes(Tensor t) => t.dtype switch
     {
@@ -329,7 +317,7 @@ internal static class SrtModelFile
         {
             var state = network.state_dict();
             foreach (var name in weights.Keys)
-                if (!state.ContainsKey(name)) throw Fail($"{WeightsEntry} holds the tensor '{name}', which the network of this shape does not have");
+                if (!state.ContainsKey(name) && !IsFieldAlias(name)) throw Fail($"{WeightsEntry} holds the tensor '{name}', which the network of this shape does not have");
             using (no_grad())
             {
                 foreach (var (name, target) in state)

@@ -14,28 +14,42 @@ internal sealed class SrtScorer
     private readonly SrtNetwork _network;
     private readonly bool _normalize;
     private readonly Device _device;
+    private readonly Func<Tensor>? _cachedVectors;
 
-    public SrtScorer(SrtNetwork network, bool normalize, Device device)
+    /// <summary>A scorer; with <paramref name="cachedVectors"/> (a model's cache), <see cref="CatalogVectors"/> returns those instead of encoding.</summary>
+    public SrtScorer(SrtNetwork network, bool normalize, Device device, Func<Tensor>? cachedVectors = null)
     {
         _network = network;
         _normalize = normalize;
         _device = device;
+        _cachedVectors = cachedVectors;
     }
 
     public int MaxLength => _network.Shape.MaxLength;
 
-    /// <summary>Vectors <c>[N + 1, d]</c> for every catalog row (row 0 = padding, all zero), ready for scoring.</summary>
-    public Tensor CatalogVectors(int itemCount, int chunk = 65536)
+    /// <summary>
+    /// Vectors <c>[N + 1, d]</c> for every catalog row (row 0 = padding, all zero), ready for scoring: the network's own
+    /// catalog, or the per-field token tensors <paramref name="fieldTokens"/> of another one. A scorer made with cached
+    /// vectors returns a view of them (disposing it leaves the cache alone).
+    /// </summary>
+    public Tensor CatalogVectors(int itemCount, Tensor[]? fieldTokens = null, int chunk = 65536)
     {
+        if (_cachedVectors is not null && fieldTokens is null)
+        {
+            var cached = _cachedVectors();
+            if (cached.shape[0] != itemCount + 1) throw new ArgumentException($"The cached item vectors hold {cached.shape[0] - 1} items, not {itemCount}.");
+            return cached.alias();
+        }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         bool wasTraining = _network.training;
-        _network.eval();
+        if (wasTraining) _network.eval();
         var parts = new List<Tensor> { zeros(1, _network.Shape.Dimension, device: _device) };
         for (int start = 1; start <= itemCount; start += chunk)
         {
             int end = Math.Min(itemCount + 1, start + chunk);
-            parts.Add(_network.Items.forward(arange(start, end, ScalarType.Int64, _device)));
+            var rows = arange(start, end, ScalarType.Int64, _device);
+            parts.Add(fieldTokens is null ? _network.Items.forward(rows) : _network.Items.Encode(fieldTokens, rows));
         }
         if (wasTraining) _network.train();
         return cat(parts, 0).MoveToOuterDisposeScope();
@@ -47,7 +61,7 @@ internal sealed class SrtScorer
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         bool wasTraining = _network.training;
-        _network.eval();
+        if (wasTraining) _network.eval();
         int b = histories.Count;
         int width = Math.Max(1, histories.Max(h => Math.Min(h.Length, MaxLength)));
         var rows = new long[b * width];

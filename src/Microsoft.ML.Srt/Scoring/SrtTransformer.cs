@@ -1,21 +1,25 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Featurization;
 
 namespace Microsoft.ML.Srt.Scoring;
 
 /// <summary>
 /// The fitted SRT model as an ML.NET <see cref="ITransformer"/>: for each input row's history of item ids it adds the
-/// top-K recommended item ids and their scores. Scoring is lazy: rows are scored as a cursor reads them.
+/// top-K recommended item ids and their scores, and optionally the scores of candidate items. <see cref="Transform"/>
+/// is lazy and scores rows in batches as a cursor reads them; as a row-to-row mapper it also serves
+/// <c>mlContext.Model.CreatePredictionEngine</c> (one history per call).
 /// </summary>
 /// <remarks>
 /// Input: <see cref="Options.HistoryColumnName"/> (default <c>History</c>), oldest item first, either a vector of
 /// text item ids (the primary form, as <see cref="HistoriesFromInteractions"/> produces) or one text value of ids
 /// separated by spaces or commas. Ids missing from the model's catalog are skipped and counted in
-/// <see cref="SkippedHistoryItems"/>; a row left with no known item gets empty outputs and is counted in
-/// <see cref="EmptyHistories"/>. Output: <c>RecommendedItems</c> (vector of text, best first) and
-/// <c>RecommendationScores</c> (vector of Single, the same order).
+/// <see cref="SkippedHistoryItems"/>; a row left with no known item gets empty outputs (NaN candidate scores) and is
+/// counted in <see cref="EmptyHistories"/>. Output: <c>RecommendedItems</c> (vector of text, best first),
+/// <c>RecommendationScores</c> (vector of Single, the same order) and, when <see cref="Options.CandidateColumnName"/> is
+/// set, <c>CandidateScore</c>. Scoring is thread-safe: see docs/api.md ("Many threads").
 /// </remarks>
-public sealed class SrtTransformer : ITransformer, IDisposable
+public sealed partial class SrtTransformer : ITransformer, IDisposable
 {
     /// <summary>Columns and ranking of <see cref="SrtTransformer"/>.</summary>
     public sealed class Options
@@ -35,6 +39,20 @@ public sealed class SrtTransformer : ITransformer, IDisposable
         /// <summary>Leave out items already in the row's history. Default false (repeat purchases are real; the evaluation protocol does not mask).</summary>
         public bool ExcludeHistory;
 
+        /// <summary>
+        /// An input column of candidate item ids to score for each row: text (one id) or a vector of text (several). Default
+        /// null: no candidate scores. Ids missing from the catalog score NaN and are counted in <see cref="SrtTransformer.UnknownCandidates"/>.
+        /// </summary>
+        public string? CandidateColumnName;
+
+        /// <summary>The output column of candidate scores: Single for a text candidate column, vector of Single (same order) for a
+        /// vector one. Used only with <see cref="CandidateColumnName"/>. Default <c>CandidateScore</c>.</summary>
+        public string CandidateScoreColumnName = "CandidateScore";
+
+        /// <summary>Rows scored per forward pass by <see cref="SrtTransformer.Transform"/>'s cursors (consecutive rows, padded to
+        /// their longest history). Default 256.</summary>
+        public int ScoringBatchSize = SrtModel.DefaultBatchSize;
+
         internal Options Clone() => (Options)MemberwiseClone();
 
         internal void Validate()
@@ -44,6 +62,14 @@ public sealed class SrtTransformer : ITransformer, IDisposable
             Check(!string.IsNullOrWhiteSpace(ScoresColumnName), nameof(ScoresColumnName), "must name a column");
             Check(RecommendedItemsColumnName != ScoresColumnName, nameof(ScoresColumnName), "must differ from RecommendedItemsColumnName");
             Check(TopK >= 1, nameof(TopK), "must be at least 1");
+            Check(ScoringBatchSize >= 1, nameof(ScoringBatchSize), "must be at least 1");
+            if (CandidateColumnName is not null)
+            {
+                Check(!string.IsNullOrWhiteSpace(CandidateColumnName), nameof(CandidateColumnName), "must name a column (or be null)");
+                Check(!string.IsNullOrWhiteSpace(CandidateScoreColumnName), nameof(CandidateScoreColumnName), "must name a column");
+                Check(CandidateScoreColumnName != RecommendedItemsColumnName && CandidateScoreColumnName != ScoresColumnName,
+                    nameof(CandidateScoreColumnName), "must differ from RecommendedItemsColumnName and ScoresColumnName");
+            }
         }
 
         private static void Check(bool ok, string option, string rule)
@@ -54,7 +80,7 @@ public sealed class SrtTransformer : ITransformer, IDisposable
 
     private static readonly char[] _separators = [' ', ',', '\t', ';'];
     private readonly Options _options;
-    private long _skipped, _empty;
+    private long _skipped, _empty, _unknownCandidates;
 
     /// <summary>Wraps <paramref name="model"/>; the transformer owns it from now on (<see cref="Dispose"/> disposes it).</summary>
     public SrtTransformer(SrtModel model, Options? options = null)
@@ -83,41 +109,115 @@ public sealed class SrtTransformer : ITransformer, IDisposable
     /// <summary>Whether items already in a history are left out of its recommendations.</summary>
     public bool ExcludeHistory => _options.ExcludeHistory;
 
-    /// <summary>History ids not found in the model's catalog, skipped so far (over every cursor of every transformed view).</summary>
+    /// <summary>The input column of candidate item ids, or null when candidates are not scored.</summary>
+    public string? CandidateColumnName => _options.CandidateColumnName;
+
+    /// <summary>The output column of candidate scores (present only with <see cref="CandidateColumnName"/>).</summary>
+    public string CandidateScoreColumnName => _options.CandidateScoreColumnName;
+
+    /// <summary>Rows scored per forward pass by <see cref="Transform"/>'s cursors.</summary>
+    public int ScoringBatchSize => _options.ScoringBatchSize;
+
+    /// <summary>History ids not found in the model's catalog, skipped so far (over every cursor, row and prediction engine).</summary>
     public long SkippedHistoryItems => Interlocked.Read(ref _skipped);
 
     /// <summary>Rows scored so far whose history had no known item (their outputs are empty vectors).</summary>
     public long EmptyHistories => Interlocked.Read(ref _empty);
 
-    /// <summary>False: rows are scored by a cursor over the transformed view; use <see cref="Transform"/>.</summary>
-    public bool IsRowToRowMapper => false;
+    /// <summary>Candidate ids not found in the model's catalog so far (each scored NaN).</summary>
+    public long UnknownCandidates => Interlocked.Read(ref _unknownCandidates);
 
-    /// <summary>The input schema plus the two output columns; checks the history column's presence and type.</summary>
+    /// <summary>True: <see cref="GetRowToRowMapper"/> maps one row at a time, which is what a PredictionEngine needs.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>
+    /// The input schema plus the output columns (recommended items, their scores, and the candidate scores when a candidate
+    /// column is set); checks the history and candidate columns' presence and types.
+    /// </summary>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         CheckHistoryColumn(inputSchema);
+        var candidate = CheckCandidateColumn(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         builder.AddColumn(_options.RecommendedItemsColumnName, new VectorDataViewType(TextDataViewType.Instance));
         builder.AddColumn(_options.ScoresColumnName, new VectorDataViewType(NumberDataViewType.Single));
+        if (candidate is { } c)
+            builder.AddColumn(_options.CandidateScoreColumnName,
+                c.Type is VectorDataViewType ? new VectorDataViewType(NumberDataViewType.Single) : NumberDataViewType.Single);
         return builder.ToSchema();
     }
 
-    /// <summary>Not supported yet (<see cref="IsRowToRowMapper"/> is false).</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
-        throw new NotSupportedException("SrtTransformer is not a row-to-row mapper yet (so no PredictionEngine): use Transform, or SrtModel.Recommend.");
+    /// <summary>
+    /// A mapper that scores one row at a time (no batching), for <c>mlContext.Model.CreatePredictionEngine</c>. A prediction
+    /// engine is not thread-safe: use one per thread, or a pool (docs/api.md, "Many threads").
+    /// </summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new RowMapper(this, inputSchema, GetOutputSchema(inputSchema));
+    }
 
-    /// <summary>A lazy view: the input's columns plus the recommendations, computed as rows are read.</summary>
+    /// <summary>
+    /// A lazy view: the input's columns plus the recommendations. A cursor scores <see cref="ScoringBatchSize"/> consecutive rows
+    /// per forward pass, reading their histories through a second cursor over <paramref name="input"/> one batch ahead (so the
+    /// input must give its rows in the same order to every cursor, as ML.NET data views do); a shuffling cursor scores row by row.
+    /// </summary>
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         return new ScoredDataView(this, input, GetOutputSchema(input.Schema));
     }
 
-    /// <summary>ML.NET model saving is not available yet (use <see cref="SrtModel.Save(string)"/>): always throws <see cref="NotSupportedException"/>.</summary>
-    public void Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException("mlContext.Model.Save is not supported for SRT yet: save the model itself with transformer.Model.Save(path) and load it with SrtModel.Load(path).");
+    /// <summary>
+    /// A transformer over the same model with other <paramref name="options"/> (columns, K, candidates...). The model is shared,
+    /// not copied; dispose the new transformer as well as this one, in any order.
+    /// </summary>
+    public SrtTransformer WithOptions(Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var copy = options.Clone();
+        copy.Validate();
+        return new SrtTransformer(Model.Share(), copy);
+    }
+
+    /// <summary>
+    /// A transformer with the same weights and options that scores against <paramref name="catalog"/> (see
+    /// <see cref="SrtModel.WithCatalog"/>): added items can be recommended, removed items never are, and history ids that are no
+    /// longer in the catalog are skipped and counted. No retraining. Dispose it as well as this one (in any order).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model embeds item ids (id representations cannot change catalog).</exception>
+    public SrtTransformer WithCatalog(ItemCatalog catalog) => new(Model.WithCatalog(catalog), _options);
+
+    /// <summary>
+    /// <see cref="WithCatalog(ItemCatalog)"/> from an item data view: one row per item, the id column
+    /// <paramref name="itemsIdColumnName"/> (text, integer or key) and the fields the model reads, by their training names
+    /// (text columns, and vector-of-text columns for token-list fields; <see cref="ItemFeaturizer.Fields"/> lists them).
+    /// Errors name the missing or mistyped column.
+    /// </summary>
+    public SrtTransformer WithCatalog(IDataView items, string itemsIdColumnName = "ItemId")
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var catalog = ItemCatalogDataView.Read(items, new ItemCatalogDataView.Options
+        {
+            IdColumn = itemsIdColumnName,
+            TextColumns = Model.Featurizer.TextFieldCaps.Keys.ToArray(),
+            TokenColumns = Model.Featurizer.TokenFieldVocabularies.Keys.ToArray(),
+            SourceName = "items",
+        });
+        return WithCatalog(catalog);
+    }
+
+    /// <summary>
+    /// Saves the transformer (its options and the SRT model file) into an ML.NET model zip; called by
+    /// <c>mlContext.Model.Save</c>. <c>mlContext.Model.Load</c> reads it back (docs/model-files.md).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model uses a custom tokenizer, which a model file cannot store.</exception>
+    public void Save(ModelSaveContext ctx) => Persistence.SrtTransformerPersistence.Save(this, ctx);
+
+    /// <summary>A copy of the options this transformer was built with (what <see cref="Save"/> stores).</summary>
+    internal Options CopyOptions() => _options.Clone();
 
     /// <summary>Disposes the model's native (torch) memory.</summary>
     public void Dispose() => Model.Dispose();
@@ -174,149 +274,15 @@ public sealed class SrtTransformer : ITransformer, IDisposable
         return column;
     }
 
-    /// <summary>Scores one history; ids outside the catalog are skipped and counted.</summary>
-    private (string[] Items, float[] Scores) Score(List<int> history)
+    private DataViewSchema.Column? CheckCandidateColumn(DataViewSchema schema)
     {
-        if (history.Count == 0)
-        {
-            Interlocked.Increment(ref _empty);
-            return ([], []);
-        }
-        var top = Model.Recommend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history), _options.TopK, _options.ExcludeHistory);
-        return (top.Select(p => Model.Catalog.GetId(p.Item)).ToArray(), top.Select(p => p.Score).ToArray());
-    }
-
-    private void Resolve(ReadOnlySpan<char> id, List<int> history)
-    {
-        id = id.Trim();
-        if (id.IsEmpty) return;
-        if (Model.Catalog.TryGetIndex(id, out int index)) history.Add(index);
-        else Interlocked.Increment(ref _skipped);
-    }
-
-    private sealed class ScoredDataView(SrtTransformer parent, IDataView source, DataViewSchema schema) : IDataView
-    {
-        public bool CanShuffle => source.CanShuffle;
-
-        public DataViewSchema Schema => schema;
-
-        public long? GetRowCount() => source.GetRowCount();
-
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
-        {
-            int inputCount = source.Schema.Count;
-            var needed = columnsNeeded.Select(c => c.Index).ToHashSet();
-            bool scores = needed.Contains(inputCount) || needed.Contains(inputCount + 1);
-            var history = source.Schema[parent._options.HistoryColumnName];
-            var sourceColumns = source.Schema.Where(c => needed.Contains(c.Index) || (scores && c.Index == history.Index));
-            return new Cursor(parent, source.GetRowCursor(sourceColumns, rand), schema, history, needed);
-        }
-
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
-            [GetRowCursor(columnsNeeded, rand)];
-    }
-
-    private sealed class Cursor : DataViewRowCursor
-    {
-        private readonly SrtTransformer _parent;
-        private readonly DataViewRowCursor _input;
-        private readonly DataViewSchema _schema;
-        private readonly HashSet<int> _active;
-        private readonly int _inputCount;
-        private readonly Func<List<int>, List<int>>? _readHistory;
-        private readonly List<int> _history = new();
-        private long _scoredPosition = -1;
-        private (string[] Items, float[] Scores) _scored = ([], []);
-
-        public Cursor(SrtTransformer parent, DataViewRowCursor input, DataViewSchema schema, DataViewSchema.Column history, HashSet<int> active)
-        {
-            _parent = parent;
-            _input = input;
-            _schema = schema;
-            _active = active;
-            _inputCount = input.Schema.Count;
-            if (!input.IsColumnActive(history)) return;
-            if (history.Type is TextDataViewType)
-            {
-                var getter = input.GetGetter<ReadOnlyMemory<char>>(history);
-                ReadOnlyMemory<char> text = default;
-                _readHistory = list =>
-                {
-                    getter(ref text);
-                    foreach (var range in text.Span.SplitAny(_separators)) parent.Resolve(text.Span[range], list);
-                    return list;
-                };
-            }
-            else
-            {
-                var getter = input.GetGetter<VBuffer<ReadOnlyMemory<char>>>(history);
-                VBuffer<ReadOnlyMemory<char>> ids = default;
-                _readHistory = list =>
-                {
-                    getter(ref ids);
-                    foreach (var id in ids.DenseValues()) parent.Resolve(id.Span, list);
-                    return list;
-                };
-            }
-        }
-
-        public override long Position => _input.Position;
-
-        public override long Batch => _input.Batch;
-
-        public override DataViewSchema Schema => _schema;
-
-        public override bool MoveNext() => _input.MoveNext();
-
-        public override bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index < _inputCount ? _input.IsColumnActive(_input.Schema[column.Index]) : _active.Contains(column.Index);
-
-        public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
-
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            if (column.Index < _inputCount) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-            if (!_active.Contains(column.Index))
-                throw new InvalidOperationException($"Column '{column.Name}' was not requested from this cursor.");
-            if (column.Index == _inputCount)
-            {
-                if (typeof(TValue) != typeof(VBuffer<ReadOnlyMemory<char>>))
-                    throw new InvalidOperationException($"Column '{column.Name}' is a vector of text, not {typeof(TValue).Name}.");
-                ValueGetter<VBuffer<ReadOnlyMemory<char>>> items = (ref VBuffer<ReadOnlyMemory<char>> v) =>
-                {
-                    var scored = Current();
-                    var editor = VBufferEditor.Create(ref v, scored.Items.Length);
-                    for (int k = 0; k < scored.Items.Length; k++) editor.Values[k] = scored.Items[k].AsMemory();
-                    v = editor.Commit();
-                };
-                return (ValueGetter<TValue>)(Delegate)items;
-            }
-            if (typeof(TValue) != typeof(VBuffer<float>))
-                throw new InvalidOperationException($"Column '{column.Name}' is a vector of Single, not {typeof(TValue).Name}.");
-            ValueGetter<VBuffer<float>> scores = (ref VBuffer<float> v) =>
-            {
-                var scored = Current();
-                var editor = VBufferEditor.Create(ref v, scored.Scores.Length);
-                scored.Scores.CopyTo(editor.Values);
-                v = editor.Commit();
-            };
-            return (ValueGetter<TValue>)(Delegate)scores;
-        }
-
-        private (string[] Items, float[] Scores) Current()
-        {
-            if (_input.Position < 0) throw new InvalidOperationException("The cursor is not on a row; call MoveNext first.");
-            if (_scoredPosition == _input.Position) return _scored;
-            _history.Clear();
-            _scored = _parent.Score(_readHistory!(_history));
-            _scoredPosition = _input.Position;
-            return _scored;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) _input.Dispose();
-            base.Dispose(disposing);
-        }
+        if (_options.CandidateColumnName is not { } name) return null;
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new SrtDataException("input", null, name,
+                $"column '{name}' (CandidateColumnName) is missing (columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}).");
+        if (column.Type is not TextDataViewType && column.Type is not VectorDataViewType { ItemType: TextDataViewType })
+            throw new SrtDataException("input", null, name,
+                $"column '{name}' (CandidateColumnName) has type {column.Type}; expected a text item id or a vector of text item ids.");
+        return column;
     }
 }

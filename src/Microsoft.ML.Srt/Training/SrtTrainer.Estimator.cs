@@ -107,6 +107,18 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
         var added = new DataViewSchema.Builder();
         added.AddColumn(o.RecommendedItemsColumnName, new VectorDataViewType(TextDataViewType.Instance));
         added.AddColumn(o.ScoresColumnName, new VectorDataViewType(NumberDataViewType.Single));
+        if (o.CandidateColumnName is { } candidateName)
+        {
+            var candidate = inputSchema.Where(c => c.Name == candidateName).Take(1).ToList();
+            if (candidate.Count == 0)
+                throw new SrtDataException("input", null, candidateName,
+                    $"column '{candidateName}' (CandidateColumnName) is missing (columns: {string.Join(", ", inputSchema.Select(c => c.Name))}).");
+            if (candidate[0].ItemType is not TextDataViewType)
+                throw new SrtDataException("input", null, candidateName,
+                    $"column '{candidateName}' (CandidateColumnName) has type {candidate[0].ItemType} ({candidate[0].Kind}); expected a text item id or a vector of text item ids.");
+            added.AddColumn(o.CandidateScoreColumnName, candidate[0].Kind == SchemaShape.Column.VectorKind.Scalar
+                ? NumberDataViewType.Single : new VectorDataViewType(NumberDataViewType.Single));
+        }
         var addedShape = MlNetInternals.SchemaShapeOf(added.ToSchema());
         var names = addedShape.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(addedShape));
@@ -120,6 +132,9 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
         ScoresColumnName = _options.ScoresColumnName,
         TopK = _options.TopK,
         ExcludeHistory = _options.ExcludeHistory,
+        CandidateColumnName = _options.CandidateColumnName,
+        CandidateScoreColumnName = _options.CandidateScoreColumnName,
+        ScoringBatchSize = _options.ScoringBatchSize,
     };
 
     private InteractionSequences ReadInteractions(IDataView data, ItemCatalog? catalog, UnknownItemPolicy policy, string source, LoadReport report)
@@ -185,6 +200,14 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
         Require(!string.IsNullOrWhiteSpace(o.ScoresColumnName), nameof(o.ScoresColumnName), "must name a column");
         Require(o.ScoresColumnName != o.RecommendedItemsColumnName, nameof(o.ScoresColumnName), "must differ from RecommendedItemsColumnName");
         Require(o.TopK >= 1, nameof(o.TopK), "must be at least 1");
+        Require(o.ScoringBatchSize >= 1, nameof(o.ScoringBatchSize), "must be at least 1");
+        if (o.CandidateColumnName is not null)
+        {
+            Require(!string.IsNullOrWhiteSpace(o.CandidateColumnName), nameof(o.CandidateColumnName), "must name a column (or be null)");
+            Require(!string.IsNullOrWhiteSpace(o.CandidateScoreColumnName), nameof(o.CandidateScoreColumnName), "must name a column");
+            Require(o.CandidateScoreColumnName != o.RecommendedItemsColumnName && o.CandidateScoreColumnName != o.ScoresColumnName,
+                nameof(o.CandidateScoreColumnName), "must differ from RecommendedItemsColumnName and ScoresColumnName");
+        }
     }
 
     /// <summary>Forwards the trainer's log lines to an ML.NET channel while a Fit runs (and to a short-lived one otherwise).</summary>

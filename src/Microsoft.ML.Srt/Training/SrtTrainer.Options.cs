@@ -77,8 +77,8 @@ public sealed partial class SrtTrainer
         // ---- Network ----
 
         /// <summary>
-        /// A named size: <c>cpu-small</c> (default) or one of the paper's layers-heads-d presets (<c>24-4-256</c>,
-        /// <c>16-4-256</c>, <c>8-4-256</c>, <c>8-4-128</c>, <c>8-2-128</c>, <c>4-2-128</c>, <c>2-2-128</c>, <c>4-2-64</c>).
+        /// A named size: one of the paper's layers-heads-d presets (<c>24-4-256</c>, <c>16-4-256</c>, <c>8-4-256</c>,
+        /// <c>8-4-128</c>, <c>8-2-128</c>, <c>4-2-128</c>, <c>2-2-128</c> (default), <c>4-2-64</c>) or <c>cpu-small</c> (2-2-64).
         /// Sets <see cref="Layers"/>, <see cref="Heads"/> and <see cref="Dimension"/> when those are 0.
         /// </summary>
         public string Preset = SrtPresets.Default;

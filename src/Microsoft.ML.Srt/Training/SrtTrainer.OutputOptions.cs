@@ -20,5 +20,14 @@ public sealed partial class SrtTrainer
 
         /// <summary>Leave items already in a row's history out of its recommendations. Default false.</summary>
         public bool ExcludeHistory;
+
+        /// <summary>The transformer's input column of candidate item ids to score (text, or vector of text). Default null: none.</summary>
+        public string? CandidateColumnName;
+
+        /// <summary>The transformer's output column of candidate scores (Single, or vector of Single). Default <c>CandidateScore</c>.</summary>
+        public string CandidateScoreColumnName = "CandidateScore";
+
+        /// <summary>Rows the transformer scores per forward pass. Default 256.</summary>
+        public int ScoringBatchSize = 256;
     }
 }

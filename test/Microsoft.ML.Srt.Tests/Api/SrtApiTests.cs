@@ -19,6 +19,8 @@ public class SrtApiTests
         { "HistoryColumnName", o => o.HistoryColumnName = " " },
         { "ScoresColumnName", o => o.ScoresColumnName = o.RecommendedItemsColumnName },
         { "UserColumnName", o => o.UserColumnName = "" },
+        { "ScoringBatchSize", o => o.ScoringBatchSize = 0 },
+        { "CandidateScoreColumnName", o => { o.CandidateColumnName = "Candidate"; o.CandidateScoreColumnName = o.ScoresColumnName; } },
     };
 
     [Theory]
@@ -142,7 +144,12 @@ public class SrtApiTests
         var textRows = ReadRows(transformer.Transform(text));
         Assert.Equal(rows[0].Items, textRows[0].Items);
 
-        Assert.Throws<NotSupportedException>(() => ml.Model.Save(transformer, vectors.Schema, new MemoryStream()));
+        // Saved through ML.NET and loaded back, the transformer keeps ExcludeHistory and TopK (details: MlNetModelTests).
+        using var saved = new MemoryStream();
+        ml.Model.Save(transformer, vectors.Schema, saved);
+        saved.Position = 0;
+        using var loaded = Assert.IsType<SrtTransformer>(ml.Model.Load(saved, out _));
+        Assert.Equal(rows[0].Items, ReadRows(loaded.Transform(text))[0].Items);
     }
 
     [Fact]

@@ -5,9 +5,9 @@ namespace Microsoft.ML.Srt.Tests.Api;
 
 public class TrainCommandTests
 {
-    private static readonly string[] _tiny = ["--dimension", "16", "--layers", "1", "--heads", "1", "--epochs", "2", "--batch-size", "8", "--device", "cpu"];
+    internal static readonly string[] Tiny = ["--dimension", "16", "--layers", "1", "--heads", "1", "--epochs", "2", "--batch-size", "8", "--device", "cpu"];
 
-    private static (string[] Sequences, string[] Items) TinyFiles()
+    internal static (string[] Sequences, string[] Items) TinyFiles()
     {
         var lines = Enumerable.Range(0, 24).Select(u =>
         {
@@ -32,7 +32,7 @@ public class TrainCommandTests
         var command = new TrainCommand(progress);
         var output = new StringWriter();
         int code = command.Execute(CliArguments.Parse(
-            ["--interactions", seq, "--items", itemFile, "--negatives", "5", "--metrics-json", metricsPath, "--model", modelPath, .. _tiny], command), output);
+            ["--interactions", seq, "--items", itemFile, "--negatives", "5", "--metrics-json", metricsPath, "--model", modelPath, .. Tiny], command), output);
         Assert.Equal(0, code);
         Assert.Contains("epoch   2/2", progress.ToString());
 
@@ -78,7 +78,7 @@ public class TrainCommandTests
         var command = new TrainCommand(new StringWriter());
         var output = new StringWriter();
         int code = command.Execute(CliArguments.Parse(
-            ["--interactions", interPath, "--token-fields", "attributes", "--negatives", "all", .. _tiny], command), output);
+            ["--interactions", interPath, "--token-fields", "attributes", "--negatives", "all", .. Tiny], command), output);
         Assert.Equal(0, code);
         var root = JsonDocument.Parse(output.ToString()).RootElement;
         Assert.Equal("attributes", root.GetProperty("data").GetProperty("token_fields")[0].GetString());

@@ -43,6 +43,21 @@ public class NetworkTests
     }
 
     [Fact]
+    public void EveryTensorIsInTheStateDictOnceUnderItsOwnName()
+    {
+        var shape = new SrtNetworkShape(16, 2, 2, 12, 0.1, 2, UsesText: true, UsesIds: true, TextVocabularySize: 50, TextFieldCount: 1,
+            TokenFieldTableSizes: new[] { 20 }, IdTableSize: 40);
+        using var network = new SrtNetwork(shape);
+        var state = network.state_dict();
+        // TorchSharp registers module fields under their C# names unless the module opts out: no such aliases here.
+        Assert.DoesNotContain(state.Keys, name => name.Split('.')[1].StartsWith('_'));
+        Assert.Equal(network.parameters().Count(), state.Count);
+        Assert.Contains("items.text_tokens.weight", state.Keys);
+        Assert.Contains("items.ids.weight", state.Keys);
+        Assert.Contains("sequences.blocks.1._qkv.weight", state.Keys);
+    }
+
+    [Fact]
     public void ParameterCountDoesNotDependOnCatalogSize()
     {
         long Count(int items)

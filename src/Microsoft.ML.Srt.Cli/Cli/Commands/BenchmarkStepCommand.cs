@@ -15,7 +15,7 @@ internal sealed class BenchmarkStepCommand : ICliCommand
 
     public IReadOnlyList<CliOption> Options { get; } =
     [
-        new("preset", $"Model size: {string.Join(", ", SrtPresets.All.Keys)}.", "NAME", Default: SrtPresets.Default),
+        new("preset", $"Model size: {string.Join(", ", SrtPresets.All.Keys)}.", "NAME", Default: SrtPresets.CpuSmall),
         new("layers", "Transformer layers (default: the preset's).", "N"),
         new("heads", "Attention heads (default: the preset's).", "N"),
         new("dimension", "Model width d (default: the preset's).", "N"),

@@ -77,6 +77,22 @@ public static class UserSplits
     }
 
     /// <summary>
+    /// Test cases from whole sequences: for each user with at least <paramref name="minimumLength"/> items, the last item
+    /// is the target and the items before it are the history. With the default minimum (3) these are exactly the
+    /// <see cref="LeaveOneOutSplit.Test"/> cases of <see cref="LeaveOneOut"/>.
+    /// </summary>
+    public static EvaluationCases LastItemCases(InteractionSequences sequences, int minimumLength = LeaveOneOutSplit.MinimumEvaluatedLength)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (minimumLength < 2) throw new ArgumentOutOfRangeException(nameof(minimumLength), "A case needs at least one history item and the target.");
+        var users = new List<int>();
+        for (int u = 0; u < sequences.UserCount; u++)
+            if (sequences.GetLength(u) >= minimumLength) users.Add(u);
+        return new EvaluationCases(sequences, users.ToArray(), users.Select(u => sequences.GetLength(u) - 1).ToArray(),
+            users.Select(u => sequences.GetSequence(u)[^1]).ToArray());
+    }
+
+    /// <summary>
     /// A random subset of users holding about <paramref name="targetInteractions"/> interactions: users are shuffled
     /// with <c>new System.Random(seed)</c> (Fisher-Yates; seeded System.Random is deterministic across .NET versions),
     /// taken in that order with all their interactions until the total reaches the target (the last user taken may
