@@ -32,6 +32,10 @@ public sealed class NotebookTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(split.Test.Count, srt.Cases);
         Assert.All(new[] { srt.Ndcg[10], srt.Hit[10], srt.Mrr, popularity.Ndcg[10] }, v => Assert.InRange(v, 0, 1));
         Assert.True(srt.Ndcg[10] > popularity.Ndcg[10], $"SRT NDCG@10 {srt.Ndcg[10]:F4} is not above popularity's {popularity.Ndcg[10]:F4}");
+        // Evaluate on the whole sequences is the leave-one-out test split: the same cases, the same numbers.
+        var direct = model.Model.Evaluate(split.Test, [5, 10, 20], maskHistory: false);
+        Assert.Equal(direct.Ndcg[10], srt.Ndcg[10], 12);
+        Assert.Equal(direct.Mrr, srt.Mrr, 12);
 
         // The notebook's own formatters render its tables (Polyglot's default HTML for a record would be a property list).
         var metricsHtml = Html(run.Get<object>("metrics"));
@@ -67,9 +71,17 @@ public sealed class NotebookTests(ITestOutputHelper output) : IDisposable
             }
         }
 
-        // What Polyglot would show: the data line, the epoch table, the metrics table, and two tables per user.
+        // One user at a time: a history from outside the data, top 10 without its own items.
+        var newHistory = run.Get<string[]>("newHistory");
+        var prediction = run.Get<SrtRecommendationOutput>("prediction");
+        Assert.Equal(2, newHistory.Length);
+        Assert.Equal(10, prediction.RecommendedItems.Length);
+        Assert.Empty(prediction.RecommendedItems.Intersect(newHistory));
+        Assert.Equal(11, Regex.Count(Html(run.Get<object>("newUserTable")), "<tr>"));
+
+        // What Polyglot would show: the data line, the epoch table, the metrics table, two tables per user, and the new user's two.
         var shown = run.Displayed.Where(v => v is not string).Select(Html).ToList();
-        Assert.Equal(2 + 2 * users.Count, shown.Count);
+        Assert.Equal(2 + 2 * users.Count + 2, shown.Count);
         Assert.All(shown, html => Assert.StartsWith("<table><caption>", html));
         Assert.Contains(run.Displayed.OfType<string>(), s => s.Contains(" users, ", StringComparison.Ordinal));
     }
