@@ -32,12 +32,15 @@ internal sealed class SampledSoftmaxLoss
     /// Mean loss over P positions with negatives shared by all positions.
     /// queries [P, d], targets [P, d] with item rows targetRows [P]; negatives [X, d] with rows negativeRows [X].
     /// </summary>
-    public Tensor SharedNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows)
+    /// <remarks>history: the repeat term of these P positions (<see cref="HistoryLogits"/>), or null.</remarks>
+    public Tensor SharedNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows,
+        HistoryTerm? history = null)
     {
         using var scope = NewDisposeScope();
         var q = Prepare(queries) / _temperature;
         var positive = (q * Prepare(targets)).sum(-1);                                      // [P]
         if (_logQ is not null) positive = positive - _logQ.index_select(0, targetRows);
+        if (history is not null) positive = positive + history.TargetOffset;
         // −logQ rides in the product as an extra column ([q, 1] · [e, −logQ]), so the [P, X] logits are
         // written once; everything after works in place on them. Passes over [P, X] are the loss's cost.
         var negativeBias = _logQ is null
@@ -46,19 +49,42 @@ internal sealed class SampledSoftmaxLoss
         var negative = cat(new[] { q, ones(q.shape[0], 1, device: q.device) }, 1)
             .mm(cat(new[] { Prepare(negatives), negativeBias }, 1).t());                   // [P, X]
         MaskAccidentalHits(negative, targetRows, negativeRows);
-        return LogSumExpLoss(positive, negative).MoveToOuterDisposeScope();
+        return LogSumExpLoss(positive, negative, history?.Logits).MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// Mean of log(e^positive + Σ e^negative) − positive, computed stably and in place on <paramref name="negative"/>
-    /// (which it overwrites): each row is shifted by its largest logit before exponentiating.
+    /// Mean of log(e^positive + Σ e^negative + Σ e^history) − positive, computed stably and in place on
+    /// <paramref name="negative"/> (which it overwrites): each row is shifted by its largest logit before exponentiating.
     /// </summary>
-    private static Tensor LogSumExpLoss(Tensor positive, Tensor negative)
+    private static Tensor LogSumExpLoss(Tensor positive, Tensor negative, Tensor? history = null)
     {
         Tensor shift;
-        using (no_grad()) shift = maximum(negative.amax(new long[] { 1 }), positive);
+        using (no_grad())
+        {
+            shift = maximum(negative.amax(new long[] { 1 }), positive);
+            if (history is not null) shift = maximum(shift, history.amax(new long[] { 1 }));
+        }
         var sum = negative.sub_(shift.unsqueeze(1)).exp_().sum(1) + (positive - shift).exp();
+        if (history is not null) sum = sum + (history - shift.unsqueeze(1)).exp().sum(1);
         return (sum.log() + shift - positive).mean();
+    }
+
+    /// <summary>
+    /// The repeat term (see <see cref="SrtNetwork.RepeatBias"/>): logits <c>[B·W, W]</c> of each position's own history
+    /// items, s(q, e)/τ + bias/τ where <paramref name="counts"/>[b, t, j] (window item j is in position t's history, counted
+    /// once, and is not its target) and −inf elsewhere; and per position bias/τ where the target repeats a history item.
+    /// History items stand for themselves, so unlike sampled negatives they carry no logQ: as in the full softmax, where
+    /// every item appears once. queries and historyVectors <c>[B, W, d]</c>; counts bool <c>[B, W, W]</c>; repeats <c>[B·W]</c>
+    /// (1 where the target is in the history).
+    /// </summary>
+    public HistoryTerm HistoryLogits(Tensor queries, Tensor historyVectors, Tensor counts, Tensor repeats, Tensor bias)
+    {
+        using var scope = NewDisposeScope();
+        var b = bias / _temperature;
+        var logits = (Prepare(queries) / _temperature).bmm(Prepare(historyVectors).transpose(1, 2)) + b;   // [B, W, W]
+        logits = logits.masked_fill(counts.logical_not(), double.NegativeInfinity);
+        long w = logits.shape[2];
+        return new HistoryTerm(logits.view(-1, w).MoveToOuterDisposeScope(), (repeats * b).MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -81,7 +107,9 @@ internal sealed class SampledSoftmaxLoss
     /// queries [B, L, d], targets [B, L, d], targetRows [B, L] (0 = padding, ignored);
     /// negatives [B, X, d] with rows negativeRows [B, X].
     /// </summary>
-    public Tensor PerSequenceNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows)
+    /// <remarks>history: the repeat term of all B·L positions (<see cref="HistoryLogits"/>), or null.</remarks>
+    public Tensor PerSequenceNegatives(Tensor queries, Tensor targets, Tensor targetRows, Tensor negatives, Tensor negativeRows,
+        HistoryTerm? history = null)
     {
         using var scope = NewDisposeScope();
         var q = Prepare(queries);
@@ -95,19 +123,29 @@ internal sealed class SampledSoftmaxLoss
         negative = negative.masked_fill(targetRows.unsqueeze(2).eq(negativeRows.unsqueeze(1)), double.NegativeInfinity);
         var valid = targetRows.flatten().gt(0).nonzero().squeeze(1);
         long x = negative.shape[2];
-        return LogSumExpLoss(positive.flatten().index_select(0, valid), negative.view(-1, x).index_select(0, valid))
-            .MoveToOuterDisposeScope();
+        var flatPositive = positive.flatten();
+        if (history is not null) flatPositive = flatPositive + history.TargetOffset;
+        return LogSumExpLoss(flatPositive.index_select(0, valid), negative.view(-1, x).index_select(0, valid),
+            history?.Logits.index_select(0, valid)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Full softmax over every catalog item: queries [P, d], allItems [N, d] (row r of the catalog at index r - 1),
     /// targetRows [P].
     /// </summary>
-    public Tensor AllItems(Tensor queries, Tensor allItems, Tensor targetRows)
+    /// <remarks>With the repeat bias, historyCells holds the flat indices p·N + (row − 1) of every position's history items
+    /// (each once), which get bias/τ added (bias: a one-element tensor).</remarks>
+    public Tensor AllItems(Tensor queries, Tensor allItems, Tensor targetRows, Tensor? historyCells = null, Tensor? bias = null)
     {
         using var scope = NewDisposeScope();
         var logits = Prepare(queries).matmul(Prepare(allItems).t()) / _temperature;
+        if (historyCells is not null && bias is not null && historyCells.shape[0] > 0)
+            logits = logits.view(-1).index_add(0, historyCells, (bias / _temperature).expand(historyCells.shape[0]), 1).view_as(logits);
         return nn.functional.cross_entropy(logits, targetRows - 1).MoveToOuterDisposeScope();
     }
 
 }
+
+/// <summary>The repeat term of a batch: history logits <c>[P, W]</c> (−inf where a column does not count) and the bias
+/// each target gets when it repeats a history item <c>[P]</c>.</summary>
+internal sealed record HistoryTerm(Tensor Logits, Tensor TargetOffset);

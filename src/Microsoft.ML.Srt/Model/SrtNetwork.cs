@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Srt.Model;
@@ -17,6 +18,8 @@ internal sealed class SrtNetwork : nn.Module
         Sequences = new SequenceEncoder(shape);
         register_module("items", Items);
         register_module("sequences", Sequences);
+        RepeatBias = nn.Parameter(zeros(1));
+        register_parameter(RepeatBiasName, RepeatBias);
     }
 
     // Children are registered above under their own names. TorchSharp would otherwise also register every module field
@@ -28,6 +31,20 @@ internal sealed class SrtNetwork : nn.Module
     public ItemEncoder Items { get; }
 
     public SequenceEncoder Sequences { get; }
+
+    /// <summary>
+    /// A learned offset, in similarity units, added to the score of every item the history already holds: how much
+    /// more (or less) likely a user is to take an item again than its similarity says. A text encoder puts the history
+    /// items next to the query by construction; where users never repeat (Amazon Beauty), training drives this below
+    /// zero. Zero in a network trained without it (and in model files written before it existed).
+    /// </summary>
+    public Parameter RepeatBias { get; }
+
+    /// <summary>The name of <see cref="RepeatBias"/> in the state dict.</summary>
+    public const string RepeatBiasName = "repeat_bias";
+
+    /// <summary><see cref="RepeatBias"/> as a number, for scoring.</summary>
+    public float RepeatOffset() { using var _ = no_grad(); return RepeatBias.cpu().item<float>(); }
 
     /// <summary>Query vectors <c>[B, L, d]</c> for right-padded histories given as item vectors <c>[B, L, d]</c>.</summary>
     public Tensor Encode(Tensor historyVectors) => Sequences.forward(historyVectors);

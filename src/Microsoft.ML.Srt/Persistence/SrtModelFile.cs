@@ -322,7 +322,9 @@ internal static class SrtModelFile
             {
                 foreach (var (name, target) in state)
                 {
-                    if (!weights.TryGetValue(name, out var w)) throw Fail($"{WeightsEntry} lacks the tensor '{name}', which the network shape in {ManifestEntry} needs");
+                    // Files written before the repeat bias existed score as if it were zero, which is what it is.
+                    if (!weights.TryGetValue(name, out var w) && name == SrtNetwork.RepeatBiasName) continue;
+                    if (w is null) throw Fail($"{WeightsEntry} lacks the tensor '{name}', which the network shape in {ManifestEntry} needs");
                     if (w.Type != target.dtype) throw Fail($"tensor '{name}' is {w.Type} in {WeightsEntry}; the network expects {target.dtype}");
                     if (!w.Shape.SequenceEqual(target.shape))
                         throw Fail($"tensor '{name}' has shape [{string.Join(", ", w.Shape)}] in {WeightsEntry}; the network's shape (from {ManifestEntry}) expects [{string.Join(", ", target.shape)}]");

@@ -49,6 +49,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
         TrainingSummary = summary;
         if (_network.training) _network.eval();
         _scorer = new SrtScorer(_network, cosine, device);
+        RepeatBias = _network.RepeatOffset();
         ItemIds = catalog.Ids.Select(id => id.AsMemory()).ToArray();
     }
 
@@ -74,6 +75,13 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     public long NonEmbeddingParameterCount => _network.NonEmbeddingParameterCount();
 
     internal SrtNetwork Network => _network;
+
+    /// <summary>
+    /// The learned repeat bias: added to the score of every item in the part of a history the model reads (see
+    /// <see cref="SrtTrainer.Options.LearnRepeatBias"/>). Below zero when the training users rarely took an item twice; 0
+    /// when trained without it.
+    /// </summary>
+    public float RepeatBias { get; }
 
     /// <summary>The catalog ids as memory, by index (what the transformer's output columns hand out without copying).</summary>
     internal ReadOnlyMemory<char>[] ItemIds { get; }
@@ -187,7 +195,8 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     /// <summary>
     /// Scores every catalog item for each history (catalog indices, oldest first; only the last <see cref="MaxLength"/>
     /// count): row <c>i</c> of <paramref name="scores"/> (<c>Catalog.Count</c> long) for <c>histories[i]</c>, cosine
-    /// similarities (or dot products when <see cref="CosineSimilarity"/> is false), the scores <see cref="Recommend(ReadOnlySpan{int}, int, bool)"/>
+    /// similarities (or dot products when <see cref="CosineSimilarity"/> is false) plus <see cref="RepeatBias"/> on the
+    /// history's own items, the scores <see cref="Recommend(ReadOnlySpan{int}, int, bool)"/>
     /// ranks. A batch is split into forward passes of similar history lengths; keep batches to a few hundred histories.
     /// </summary>
     public void ScoreBatch(IReadOnlyList<int[]> histories, Memory<float> scores)
@@ -273,6 +282,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
         var queries = Queries(histories, tables.Inputs);
         if (CosineSimilarity) queries = nn.functional.normalize(queries, p: 2, dim: -1);
         var scores = queries.matmul(tables.Candidates).contiguous();
+        SrtScorer.AddRepeatBias(scores, histories, MaxLength, RepeatBias);
         // On an accelerator the [B, N] scores come over to the CPU once (a megabyte per 1,000 items at B = 256).
         return scores.device_type == DeviceType.CPU ? scores : scores.cpu();
     }

@@ -81,6 +81,30 @@ internal sealed class SrtScorer
     }
 
     /// <summary>
+    /// Adds the learned repeat bias (<see cref="SrtNetwork.RepeatBias"/>) to the scores <c>[B, N]</c> (column = catalog
+    /// index) of the items in each history's last <paramref name="maxLength"/> places, once per item: what the model was
+    /// trained to score.
+    /// </summary>
+    internal static void AddRepeatBias(Tensor scores, IReadOnlyList<int[]> histories, int maxLength, float bias)
+    {
+        if (bias == 0) return;
+        using var scope = NewDisposeScope();
+        long n = scores.shape[1];
+        var cells = new List<long>();
+        var seen = new HashSet<int>();
+        for (int i = 0; i < histories.Count; i++)
+        {
+            var h = histories[i];
+            seen.Clear();
+            for (int t = Math.Max(0, h.Length - maxLength); t < h.Length; t++)
+                if (seen.Add(h[t])) cells.Add(i * n + h[t]);
+        }
+        var index = tensor(cells.ToArray(), device: scores.device);
+        var flat = scores.view(-1);
+        flat.index_put_(flat.index_select(0, index).add_(bias), index);
+    }
+
+    /// <summary>
     /// Ranks every case's target against the whole catalog (pessimistic ties) and adds the ranks to
     /// <paramref name="metrics"/>. With <paramref name="maskHistory"/>, items in the history other than the
     /// target are left out of the ranking.
@@ -90,6 +114,7 @@ internal sealed class SrtScorer
         using var _ = no_grad();
         int n = cases.Source.Catalog.Count;
         using var vectors = CatalogVectors(n);
+        float repeatBias = _network.RepeatOffset();
         // Similar lengths together: each batch is padded only to its own longest history.
         var order = Enumerable.Range(0, cases.Count).OrderBy(k => Math.Min(cases.HistoryLengths[k], MaxLength)).ToArray();
         for (int start = 0; start < order.Length; start += batchSize)
@@ -98,6 +123,7 @@ internal sealed class SrtScorer
             var batch = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
             var histories = batch.Select(k => cases.GetHistory(k).ToArray()).ToArray();
             var scores = Scores(Queries(vectors, histories), vectors);
+            AddRepeatBias(scores, histories, MaxLength, repeatBias);
             if (maskHistory)
             {
                 var flat = new List<long>();

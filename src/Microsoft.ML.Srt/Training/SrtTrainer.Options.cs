@@ -121,6 +121,14 @@ public sealed partial class SrtTrainer
         /// <summary>Score by cosine similarity (true, default) or by raw dot product (false).</summary>
         public bool CosineSimilarity = true;
 
+        /// <summary>
+        /// Learn a repeat bias: one number added to the score of items the history already holds, trained with those
+        /// items in every position's softmax (as the full softmax has them). Text vectors place a user's own items next to
+        /// the query; the bias lets the model learn from the data how often users take an item again (on Amazon Beauty:
+        /// never, so it learns to rank them low; on data with repeat purchases it can rise above zero). Default true.
+        /// </summary>
+        public bool LearnRepeatBias = true;
+
         // ---- Optimisation ----
 
         /// <summary>

@@ -85,6 +85,7 @@ internal sealed class SrtTrainingSession
         var batcher = new LengthBucketBatcher(_sequences.Select(s => s.Length - 1).ToArray(), o.BatchSize);
         long totalSteps = (long)batcher.BatchesPerEpoch * o.Epochs;
         // Dense layers: AdamW. Embedding tables: the same update, applied only to the rows a step used.
+        _network.RepeatBias.requires_grad_(o.LearnRepeatBias);
         using var optimizer = optim.AdamW(_network.parameters().Where(p => p.requires_grad), lr: o.LearningRate, weight_decay: o.WeightDecay);
         using var lazyOptimizer = new LazyAdamW(_network.Items.Tables, o.WeightDecay);
         var reports = new List<SrtEpochReport>();
@@ -218,9 +219,25 @@ internal sealed class SrtTrainingSession
             var vectors = cat(new[] { zeros(1, _network.Shape.Dimension, device: _device),
                 _network.Items.forward(arange(1, _itemCount + 1, ScalarType.Int64, _device)) }, 0);
             var hidden = _network.Encode(vectors.index_select(0, tensor(inputRows, device: _device)).view(b, width, -1));
-            var positions = tensor(Enumerable.Range(0, b * width).Where(k => targetRows[k] > 0).Select(k => (long)k).ToArray(), device: _device);
+            var valid = Enumerable.Range(0, b * width).Where(k => targetRows[k] > 0).ToArray();
+            var positions = tensor(valid.Select(k => (long)k).ToArray(), device: _device);
             var queries = hidden.view(b * width, -1).index_select(0, positions);
-            loss = _loss.AllItems(queries, vectors.narrow(0, 1, _itemCount), tensor(targetRows, device: _device).index_select(0, positions));
+            Tensor? cells = null;
+            if (o.LearnRepeatBias)
+            {
+                // The bias goes on every (position, history item) cell of the [P, N] logits, each item once.
+                var first = FirstPlaces(inputRows, b, width);
+                var flat = new List<long>();
+                for (int p = 0; p < valid.Length; p++)
+                {
+                    int k = valid[p], i = k / width, t = k % width;
+                    for (int j = 0; j <= t; j++)
+                        if (first[i * width + j]) flat.Add((long)p * _itemCount + inputRows[i * width + j] - 1);
+                }
+                cells = tensor(flat.ToArray(), device: _device);
+            }
+            loss = _loss.AllItems(queries, vectors.narrow(0, 1, _itemCount), tensor(targetRows, device: _device).index_select(0, positions),
+                cells, o.LearnRepeatBias ? _network.RepeatBias : null);
         }
         else
         {
@@ -247,23 +264,33 @@ internal sealed class SrtTrainingSession
             var encoded = _network.Items.forward(tensor(unique.Skip(1).ToArray(), device: _device));
             var vectors = cat(new[] { zeros(1, encoded.shape[1], device: _device), encoded }, 0);
             Profile?.Mark("items");
-            var hidden = _network.Encode(vectors.index_select(0, tensor(inputLocal, device: _device)).view(b, width, -1));
+            var inputVectors = vectors.index_select(0, tensor(inputLocal, device: _device)).view(b, width, -1);
+            var hidden = _network.Encode(inputVectors);
             Profile?.Mark("sequences");
             var targetRowsT = tensor(targetRows, device: _device);
+            HistoryTerm? history = null;
+            if (o.LearnRepeatBias)
+            {
+                var counts = HistoryCounts(inputRows, targetRows, b, width, out var repeats);
+                history = _loss.HistoryLogits(hidden, inputVectors, tensor(counts, device: _device).view(b, width, width),
+                    tensor(repeats, device: _device), _network.RepeatBias);
+            }
             if (sets == 1)
             {
                 var positions = tensor(Enumerable.Range(0, b * width).Where(k => targetRows[k] > 0).Select(k => (long)k).ToArray(), device: _device);
                 var queries = hidden.view(b * width, -1).index_select(0, positions);
                 var targets = vectors.index_select(0, tensor(targetLocal, device: _device).index_select(0, positions));
+                if (history is not null)
+                    history = new HistoryTerm(history.Logits.index_select(0, positions), history.TargetOffset.index_select(0, positions));
                 loss = _loss.SharedNegatives(queries, targets, targetRowsT.index_select(0, positions),
-                    vectors.index_select(0, tensor(negativeLocal, device: _device)), tensor(negativeRows, device: _device));
+                    vectors.index_select(0, tensor(negativeLocal, device: _device)), tensor(negativeRows, device: _device), history);
             }
             else
             {
                 var targets = vectors.index_select(0, tensor(targetLocal, device: _device)).view(b, width, -1);
                 var negativeVectors = vectors.index_select(0, tensor(negativeLocal, device: _device)).view(b, perSet, -1);
                 loss = _loss.PerSequenceNegatives(hidden, targets, targetRowsT.view(b, width),
-                    negativeVectors, tensor(negativeRows, device: _device).view(b, perSet));
+                    negativeVectors, tensor(negativeRows, device: _device).view(b, perSet), history);
             }
         }
 
@@ -279,6 +306,48 @@ internal sealed class SrtTrainingSession
         lazyOptimizer.Step(lr, tableGradients);
         Profile?.Mark("optimizer");
         return value;
+    }
+
+    /// <summary>
+    /// For the repeat bias: counts[(i·W + t)·W + j] is true where window item j of sequence i is in the history of position t
+    /// (j ≤ t), is that item's first place in the window (each item counts once) and is not position t's target;
+    /// repeats[i·W + t] is 1 where the target is one of those history items. Padding positions count nothing.
+    /// </summary>
+    internal static bool[] HistoryCounts(long[] inputRows, long[] targetRows, int b, int width, out float[] repeats)
+    {
+        var counts = new bool[(long)b * width * width];
+        repeats = new float[b * width];
+        var first = FirstPlaces(inputRows, b, width);
+        for (int i = 0; i < b; i++)
+            for (int t = 0; t < width; t++)
+            {
+                long target = targetRows[i * width + t];
+                if (target == 0) continue;
+                long at = ((long)i * width + t) * width;
+                for (int j = 0; j <= t; j++)
+                {
+                    if (!first[i * width + j]) continue;
+                    if (inputRows[i * width + j] == target) repeats[i * width + t] = 1;
+                    else counts[at + j] = true;
+                }
+            }
+        return counts;
+    }
+
+    /// <summary>True where a window slot holds a real item that no earlier slot of the same window holds.</summary>
+    private static bool[] FirstPlaces(long[] rows, int b, int width)
+    {
+        var first = new bool[b * width];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < width; j++)
+            {
+                long item = rows[i * width + j];
+                if (item == 0) continue;
+                bool seen = false;
+                for (int k = 0; k < j && !seen; k++) seen = rows[i * width + k] == item;
+                first[i * width + j] = !seen;
+            }
+        return first;
     }
 
     /// <summary>Scales all gradients (dense parameters and gathered table rows) to a joint L2 norm of at most <paramref name="maxNorm"/>.</summary>

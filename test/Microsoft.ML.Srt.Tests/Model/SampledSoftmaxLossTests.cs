@@ -66,4 +66,69 @@ public class SampledSoftmaxLossTests
         double expected = Math.Log(Math.Exp(2) + Math.Exp(0) + Math.Exp(2)) - 2;
         Assert.Equal(expected, value.item<float>(), 4);
     }
+
+    [Fact]
+    public void HistoryCountsEachEarlierItemOnceAndMarksRepeatedTargets()
+    {
+        // One window of 4 slots: inputs rows 5, 6, 5, 7; targets 6, 5, 8 and padding.
+        long[] inputs = { 5, 6, 5, 7 }, targets = { 6, 5, 8, 0 };
+        var counts = Srt.Training.SrtTrainingSession.HistoryCounts(inputs, targets, 1, 4, out var repeats);
+        bool[] Row(int t) => counts.Skip(t * 4).Take(4).ToArray();
+        Assert.Equal(new[] { true, false, false, false }, Row(0));   // target 6 is not in history [5]
+        Assert.Equal(new[] { false, true, false, false }, Row(1));   // target 5 repeats slot 0: it is the target, not a history column
+        Assert.Equal(new[] { true, true, false, false }, Row(2));    // slot 2 holds 5 again: counted once
+        Assert.Equal(new[] { false, false, false, false }, Row(3));  // padding counts nothing
+        Assert.Equal(new float[] { 0, 1, 0, 0 }, repeats);
+    }
+
+    [Fact]
+    public void HistoryTermAddsEachHistoryItemWithTheBiasAndNoLogQAndBiasesARepeatedTarget()
+    {
+        // Window inputs rows 3, 4 (the vectors of negatives rows 3 and 4); targets rows 1 and 3: position 1's target
+        // repeats its history item 3. Dot product, τ = 0.5, logQ by row, bias −1.5.
+        const double tau = 0.5, bias = -1.5;
+        long[] inputRows = { 3, 4 }, targetRows = { 1, 3 };
+        float[] history = { 1, 1, -1, 0.5f }, targets = { 2, 1, 1, 1 };
+        using var q = tensor(LogQ);
+        var loss = new SampledSoftmaxLoss(tau, normalize: false, q);
+        var counts = Srt.Training.SrtTrainingSession.HistoryCounts(inputRows, targetRows, 1, 2, out var repeats);
+        using var biasTensor = tensor(new[] { (float)bias });
+        var term = loss.HistoryLogits(tensor(Queries).view(1, 2, 2), tensor(history).view(1, 2, 2), tensor(counts).view(1, 2, 2),
+            tensor(repeats), biasTensor);
+        using var value = loss.SharedNegatives(tensor(Queries).view(2, 2), tensor(targets).view(2, 2), tensor(targetRows),
+            tensor(Negatives).view(3, 2), tensor(NegativeRows), term);
+
+        double expected = 0;
+        for (int p = 0; p < 2; p++)
+        {
+            double Dot(float[] m, int i) => Queries[p * 2] * m[i * 2] + Queries[p * 2 + 1] * m[i * 2 + 1];
+            bool repeat = p == 1;
+            double positive = Dot(targets, p) / tau - LogQ[targetRows[p]] + (repeat ? bias / tau : 0);
+            var logits = new List<double> { positive };
+            for (int n = 0; n < 3; n++)
+                if (NegativeRows[n] != targetRows[p]) logits.Add(Dot(Negatives, n) / tau - LogQ[NegativeRows[n]]);
+            for (int j = 0; j <= p; j++)
+                if (inputRows[j] != targetRows[p]) logits.Add(Dot(history, j) / tau + bias / tau);   // no logQ
+            double max = logits.Max();
+            expected += (max + Math.Log(logits.Sum(l => Math.Exp(l - max))) - positive) / 2;
+        }
+        Assert.Equal(expected, value.item<float>(), 4);
+
+        // The per-sequence form takes the same term over all positions and agrees when the negatives are the same.
+        var perSequence = loss.PerSequenceNegatives(tensor(Queries).view(1, 2, 2), tensor(targets).view(1, 2, 2), tensor(targetRows).view(1, 2),
+            tensor(Negatives).view(1, 3, 2), tensor(NegativeRows).view(1, 3), term);
+        Assert.Equal(expected, perSequence.item<float>(), 4);
+    }
+
+    [Fact]
+    public void AllItemsAddsTheBiasToHistoryCells()
+    {
+        var loss = new SampledSoftmaxLoss(1.0, normalize: false, logQ: null);
+        var items = tensor(new float[] { 1, 0, 0, 1, 1, 1 }).view(3, 2);   // rows 1..3
+        var queries = tensor(new float[] { 2, 0 }).view(1, 2);
+        // Position 0's history holds row 1 (column 0): logits 2 − 3, 0, 2; target = third.
+        using var value = loss.AllItems(queries, items, tensor(new long[] { 3 }), tensor(new long[] { 0 }), tensor(new[] { -3f }));
+        double expected = Math.Log(Math.Exp(-1) + Math.Exp(0) + Math.Exp(2)) - 2;
+        Assert.Equal(expected, value.item<float>(), 4);
+    }
 }

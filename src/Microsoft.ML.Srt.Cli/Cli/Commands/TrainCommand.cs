@@ -42,6 +42,7 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         new("dimension", "Model width d (default: the preset's).", "N"),
         new("negatives", "Sampled negatives per step, or 'all' for the full softmax.", "N|all", Default: _defaults.Negatives == 0 ? "all" : Invariant(_defaults.Negatives)),
         new("negative-sharing", "Negatives shared by the whole batch, or drawn per sequence (the paper's way).", "HOW", Default: _defaults.NegativeSharing == NegativeSharing.PerSequence ? "per-sequence" : "batch", Choices: ["batch", "per-sequence"]),
+        new("repeat-bias", "Learn a score offset for items the history already holds (how often users take an item again).", "on|off", Default: _defaults.LearnRepeatBias ? "on" : "off", Choices: ["on", "off"]),
         new("dropout", "Dropout on embeddings, attention weights and block outputs.", "P", Default: Invariant(_defaults.Dropout)),
         new("temperature", "Softmax temperature τ.", "T", Default: Invariant(_defaults.Temperature)),
         new("learning-rate", "Peak learning rate of the one-cycle schedule.", "LR", Default: Invariant(_defaults.LearningRate)),
@@ -75,6 +76,7 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
             Dimension = arguments.GetInt("dimension", 0),
             Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : arguments.GetInt("negatives", _defaults.Negatives),
             NegativeSharing = arguments.Get("negative-sharing") == "per-sequence" ? NegativeSharing.PerSequence : NegativeSharing.PerBatch,
+            LearnRepeatBias = arguments.Get("repeat-bias") == "on",
             Dropout = arguments.GetDouble("dropout", _defaults.Dropout),
             Temperature = arguments.GetDouble("temperature", _defaults.Temperature),
             LearningRate = arguments.GetDouble("learning-rate", _defaults.LearningRate),
@@ -144,6 +146,7 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
             Number(json, "ms_per_step", summary.MillisecondsPerStep);
             json.WriteNumber("parameters", model.ParameterCount);
             json.WriteNumber("non_embedding_parameters", model.NonEmbeddingParameterCount);
+            Number(json, "repeat_bias", model.RepeatBias);
             if (modelPath is not null) json.WriteString("model_path", Path.GetFullPath(modelPath));
             Number(json, "peak_rss_mb", Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0));
             json.WriteStartArray("validation_ndcg@10");
@@ -200,6 +203,7 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         json.WriteBoolean("logq_correction", o.LogQCorrection);
         Number(json, "temperature", o.Temperature);
         json.WriteBoolean("cosine_similarity", o.CosineSimilarity);
+        json.WriteBoolean("learn_repeat_bias", o.LearnRepeatBias);
         json.WriteNumber("planned_epochs", o.Epochs);
         json.WriteNumber("batch_size", o.BatchSize);
         Number(json, "learning_rate", o.LearningRate);
