@@ -13,16 +13,19 @@ internal sealed class SampledSoftmaxLoss
     private readonly double _temperature;
     private readonly bool _normalize;
     private readonly Tensor? _logQ; // [items + 1] by item row, or null for no correction
+    private readonly long _itemRows; // catalog rows + 1 when known: sizes the accidental-hit flags without reading tensors back
 
     /// <param name="temperature">τ: logits are similarities divided by τ.</param>
     /// <param name="normalize">Use cosine similarity (L2-normalised vectors) instead of the dot product.</param>
     /// <param name="logQ">log sampling probability per item row, or null to skip the correction.</param>
-    public SampledSoftmaxLoss(double temperature, bool normalize, Tensor? logQ)
+    /// <param name="itemRows">Item rows including the padding row 0 (catalog size + 1), or 0 to find out per step.</param>
+    public SampledSoftmaxLoss(double temperature, bool normalize, Tensor? logQ, long itemRows = 0)
     {
         if (temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature));
         _temperature = temperature;
         _normalize = normalize;
         _logQ = logQ;
+        _itemRows = itemRows;
     }
 
     /// <summary>Prepares query or item vectors for scoring (normalises them for cosine similarity).</summary>
@@ -91,9 +94,9 @@ internal sealed class SampledSoftmaxLoss
     /// Sets logits [P, X] to −inf where negative X is position P's own target. Hits are rare (about P·X/N), so
     /// only positions whose target was drawn at all are compared, and only their cells are written, in place.
     /// </summary>
-    private static void MaskAccidentalHits(Tensor negative, Tensor targetRows, Tensor negativeRows)
+    private void MaskAccidentalHits(Tensor negative, Tensor targetRows, Tensor negativeRows)
     {
-        long rows = Math.Max(targetRows.max().item<long>(), negativeRows.max().item<long>()) + 1;
+        long rows = _itemRows > 0 ? _itemRows : Math.Max(targetRows.max().item<long>(), negativeRows.max().item<long>()) + 1;
         var drawn = zeros(rows, ScalarType.Bool, negative.device).index_fill_(0, negativeRows, true);
         var candidates = drawn.index_select(0, targetRows).nonzero().squeeze(1);       // positions whose target was drawn
         if (candidates.shape[0] == 0) return;

@@ -68,7 +68,7 @@ internal sealed class SrtTrainingSession
         Tensor? logQ = null;
         if (options.LogQCorrection && options.Negatives > 0)
             logQ = tensor(new float[] { 0f }.Concat(_sampler.LogProbability()).ToArray(), device: device);
-        _loss = new SampledSoftmaxLoss(options.Temperature, options.CosineSimilarity, logQ);
+        _loss = new SampledSoftmaxLoss(options.Temperature, options.CosineSimilarity, logQ, _itemCount + 1);
         _random = new Random(options.Seed);
         _uniqueStamp = new int[_itemCount + 1];
         _uniqueSlot = new int[_itemCount + 1];

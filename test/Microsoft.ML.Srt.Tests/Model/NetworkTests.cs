@@ -74,11 +74,12 @@ public class NetworkTests
         using var network = new SrtNetwork(shape);
         var state = network.state_dict();
         // TorchSharp registers module fields under their C# names unless the module opts out: no such aliases here.
-        Assert.DoesNotContain(state.Keys, name => name.Split('.')[1].StartsWith('_'));
+        Assert.DoesNotContain(state.Keys, name => name.Split('.') is [_, var child, ..] && child.StartsWith('_'));
         Assert.Equal(network.parameters().Count(), state.Count);
         Assert.Contains("items.text_tokens.weight", state.Keys);
         Assert.Contains("items.ids.weight", state.Keys);
         Assert.Contains("sequences.blocks.1._qkv.weight", state.Keys);
+        Assert.Contains(SrtNetwork.RepeatBiasName, state.Keys);
     }
 
     [Fact]

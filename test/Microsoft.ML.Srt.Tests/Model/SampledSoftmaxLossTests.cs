@@ -31,12 +31,13 @@ public class SampledSoftmaxLossTests
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void SharedNegativesMatchHandComputedLossWithLogQAndAccidentalHitsMasked(bool logQ)
+    [InlineData(true, 0)]
+    [InlineData(false, 0)]
+    [InlineData(true, 5)] // catalog rows given up front, as training does
+    public void SharedNegativesMatchHandComputedLossWithLogQAndAccidentalHitsMasked(bool logQ, long itemRows)
     {
         using var q = tensor(LogQ);
-        var loss = new SampledSoftmaxLoss(0.5, normalize: false, logQ ? q : null);
+        var loss = new SampledSoftmaxLoss(0.5, normalize: false, logQ ? q : null, itemRows);
         using var value = loss.SharedNegatives(tensor(Queries).view(2, 2), tensor(Targets).view(2, 2), tensor(TargetRows),
             tensor(Negatives).view(3, 2), tensor(NegativeRows));
         Assert.Equal(Expected(logQ), value.item<float>(), 4);

@@ -291,13 +291,15 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         var engine = _ml.Model.CreatePredictionEngine<HistoryInput, RecommendationOutput>(changed);
         var transformed = _ml.Data.CreateEnumerable<RecommendationOutput>(
             changed.Transform(_ml.Data.LoadFromEnumerable(histories)), reuseRowObject: false).ToList();
-        foreach (var row in transformed)
+        foreach (var (row, input) in transformed.Zip(histories))
         {
             Assert.Equal(21, row.RecommendedItems.Length); // every item of the new catalog, all of them
             Assert.DoesNotContain("i3", row.RecommendedItems);
             Assert.Contains("brand-new", row.RecommendedItems);
             var scores = row.RecommendedItems.Zip(row.RecommendationScores).ToDictionary(p => p.First, p => p.Second);
-            Assert.True(Math.Abs(scores["i7"] - scores["copy-of-i7"]) < 1e-5, $"{scores["i7"]} vs {scores["copy-of-i7"]}");
+            // The same text scores the same, unless the history holds i7 itself: then i7 carries the learned repeat bias.
+            float expected = scores["copy-of-i7"] + (input.History.Contains("i7") ? changed.Model.RepeatBias : 0);
+            Assert.True(Math.Abs(scores["i7"] - expected) < 1e-5, $"{scores["i7"]} vs {expected}");
         }
 
         // Items kept score as before; a history naming the removed item is read without it (skipped and counted).
