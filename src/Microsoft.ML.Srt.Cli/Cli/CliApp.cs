@@ -18,6 +18,7 @@ internal sealed class CliApp
         new EvaluateCommand(),
         new BenchmarkStepCommand(),
         new BenchmarkScoringCommand(),
+        new BenchmarkBeautyCommand(),
         new QuickstartCommand(),
         new RecommendCommand(),
     ]);
