@@ -112,6 +112,37 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
         return result!.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Sets to zero every row of the token tables that no item of the current catalog uses, and returns how many of
+    /// those rows were not zero already. Training reads and updates only rows of catalog items, so these rows still hold their random initial
+    /// values: noise for a later item that has such a token, and most of a model file (GPT-2's table has 50,257 rows;
+    /// Beauty's titles use about a fifth of them). Zero rows carry no signal and compress to almost nothing. No catalog
+    /// item's vector changes.
+    /// </summary>
+    public long ZeroRowsNoItemUses()
+    {
+        if (_adapter is null) return 0;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var used = new Dictionary<LazyEmbedding, Tensor>();
+        int tokenField = 0;
+        for (int f = 0; f < _fieldTokens.Length; f++)
+        {
+            var table = _fieldIsText[f] ? _textTokens! : _tokenFields[tokenField++];
+            if (!used.TryGetValue(table, out var mask))
+                used[table] = mask = zeros(table.Weight.shape[0], ScalarType.Bool, table.Weight.device);
+            mask.index_fill_(0, _fieldTokens[f].flatten(), true);
+        }
+        long zeroed = 0;
+        foreach (var (table, mask) in used)
+        {
+            var unused = mask.logical_not();
+            zeroed += unused.logical_and(table.Weight.ne(0).any(1)).sum().item<long>();
+            table.Weight.masked_fill_(unused.unsqueeze(1), 0);
+        }
+        return zeroed;
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing) foreach (var t in _fieldTokens) t.Dispose();

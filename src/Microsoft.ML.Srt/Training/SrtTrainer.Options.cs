@@ -79,7 +79,7 @@ public sealed partial class SrtTrainer
         /// <summary>
         /// A named size: one of the paper's layers-heads-d presets (<c>24-4-256</c>, <c>16-4-256</c>, <c>8-4-256</c>,
         /// <c>8-4-128</c>, <c>8-2-128</c>, <c>4-2-128</c>, <c>2-2-128</c> (default), <c>4-2-64</c>), <c>2-4-256</c> (2 layers at the
-        /// paper's width: the best on Beauty in 44 CPU minutes, 71 MB model files) or <c>cpu-small</c> (2-2-64).
+        /// paper's width: the best on Beauty in 44 CPU minutes, half as fast to score) or <c>cpu-small</c> (2-2-64).
         /// Sets <see cref="Layers"/>, <see cref="Heads"/> and <see cref="Dimension"/> when those are 0.
         /// </summary>
         public string Preset = SrtPresets.Default;

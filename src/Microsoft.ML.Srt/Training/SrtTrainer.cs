@@ -44,6 +44,9 @@ public sealed partial class SrtTrainer
         var network = CreateNetwork(catalog, device, out var featurizer);
         var session = new SrtTrainingSession(network, train, o, device, _log);
         var summary = session.Run(validation);
+        // Rows no item uses were never trained: zero them (signal-free for new items, and small model files).
+        long zeroed = network.Items.ZeroRowsNoItemUses();
+        if (zeroed > 0) _log($"Zeroed {zeroed:N0} token-table rows that no catalog item uses (never trained).");
         return new SrtModel(network, featurizer, catalog, o.CosineSimilarity, device, summary);
     }
 

@@ -72,6 +72,32 @@ public class TrainingTests
     }
 
     [Fact]
+    public void TokenRowsNoItemUsesAreZeroAfterTrainingAndCatalogScoresDoNotChange()
+    {
+        var split = Data.Value.Split;
+        using var model = new SrtTrainer(Small(epochs: 1)).Train(split.Train, split.Validation);
+        var tokens = model.Featurizer.Featurize(model.Catalog).Where(m => m.IsText).SelectMany(m => m.Tokens).ToHashSet();
+        var table = model.Network.Items.Tables.First();
+        using (TorchSharp.torch.no_grad())
+        {
+            var nonzero = table.Weight.abs().sum(1).gt(0).nonzero().squeeze(1).data<long>().ToArray();
+            Assert.NotEmpty(nonzero);
+            Assert.All(nonzero, row => Assert.Contains(row, tokens)); // every row left non-zero belongs to some item
+            Assert.True(nonzero.Length < table.Weight.shape[0] / 2, $"{nonzero.Length} of {table.Weight.shape[0]} rows non-zero");
+        }
+        // Give one unused row a value again: zeroing takes exactly that row back and no catalog item's score moves.
+        long unusedRow = Enumerable.Range(1, (int)table.Weight.shape[0] - 1).First(r => !tokens.Contains(r));
+        using (TorchSharp.torch.no_grad()) table.Weight[unusedRow].fill_(1);
+        int[] history = split.Test.GetHistory(0).ToArray();
+        var all = Enumerable.Range(0, model.Catalog.Count).ToArray();
+        using var withRow = model.WithCatalog(model.Catalog);
+        var before = withRow.Score(history, all);
+        Assert.Equal(1, model.Network.Items.ZeroRowsNoItemUses());
+        using var without = model.WithCatalog(model.Catalog);
+        Assert.Equal(before, without.Score(history, all));
+    }
+
+    [Fact]
     public void BeatsPopularityIncludingOnItemsUnseenInTraining()
     {
         var (generator, split) = Data.Value;
