@@ -183,6 +183,11 @@ public class BenchmarkBeautyCommandTests
         Assert.Equal("# B\n\nonly intro\n\n" + block + "\n", BeautyBenchmarkReport.Splice("# B\n\nonly intro\n", block, "doc.md"));
         var old = "# B\n\n" + BeautyBenchmarkReport.BeginMarker + "\nold\n" + BeautyBenchmarkReport.EndMarker + "\nafter\n";
         Assert.Equal("# B\n\n" + block + "\nafter\n", BeautyBenchmarkReport.Splice(old, block, "doc.md"));
+        // Text that quotes the markers inline (as docs/benchmarks.md does) is not a marker.
+        var quoting = old + "between the `" + BeautyBenchmarkReport.BeginMarker + "` and `" + BeautyBenchmarkReport.EndMarker + "` markers\n";
+        Assert.Equal("# B\n\n" + block + "\nafter\nbetween the `" + BeautyBenchmarkReport.BeginMarker + "` and `" + BeautyBenchmarkReport.EndMarker + "` markers\n",
+            BeautyBenchmarkReport.Splice(quoting, block, "doc.md"));
+        Assert.Throws<InvalidDataException>(() => BeautyBenchmarkReport.Splice(old + old, block, "doc.md"));
         var broken = Assert.Throws<InvalidDataException>(() => BeautyBenchmarkReport.Splice("# B\n\n" + BeautyBenchmarkReport.BeginMarker + "\nold\n", block, "doc.md"));
         Assert.Contains("line 3", broken.Message);
         Assert.Contains("doc.md", broken.Message);

@@ -51,17 +51,25 @@ internal static class BeautyBenchmarkReport
         return written;
     }
 
+    /// <summary>Start offsets of the lines that hold <paramref name="marker"/> alone (spaces around it allowed).</summary>
+    private static List<int> MarkerLines(string document, string marker) =>
+        Regex.Matches(document, "^[ \\t]*" + Regex.Escape(marker) + "[ \\t]*\\r?$", RegexOptions.Multiline)
+            .Select(m => m.Index + (m.Value.Length - m.Value.TrimStart().Length)).ToList();
+
     /// <summary>
     /// <paramref name="document"/> with its generated block replaced by <paramref name="block"/>; without one, the block
     /// goes before the first second-level heading (after the title and introduction), or at the end.
     /// </summary>
     public static string Splice(string document, string block, string docPath)
     {
-        int begin = document.IndexOf(BeginMarker, StringComparison.Ordinal);
-        int end = document.IndexOf(EndMarker, StringComparison.Ordinal);
+        // A marker counts only on a line of its own: the hand-written text may quote the markers.
+        var begins = MarkerLines(document, BeginMarker);
+        var ends = MarkerLines(document, EndMarker);
+        int begin = begins.Count > 0 ? begins[0] : -1;
+        int end = ends.Count > 0 ? ends[0] : -1;
         if (begin >= 0 && end > begin)
         {
-            if (document.IndexOf(BeginMarker, begin + 1, StringComparison.Ordinal) >= 0 || document.IndexOf(EndMarker, end + 1, StringComparison.Ordinal) >= 0)
+            if (begins.Count > 1 || ends.Count > 1)
                 throw new InvalidDataException($"{docPath}: the markers '{BeginMarker}' and '{EndMarker}' appear more than once; keep one pair, then rerun.");
             return document[..begin] + block + document[(end + EndMarker.Length)..];
         }
