@@ -148,6 +148,32 @@ public sealed partial class SrtTransformer
         return (ValueGetter<TValue>)getter;
     }
 
+    /// <summary>
+    /// What the Transform cursor and the PredictionEngine row share: input columns pass through from <paramref name="input"/>;
+    /// output columns (after the input's) are active when requested and read from the current row's result.
+    /// </summary>
+    private sealed class OutputColumns(SrtTransformer parent, DataViewRow input, HashSet<int> active, string rowKind)
+    {
+        public int InputCount { get; } = input.Schema.Count;
+
+        /// <summary>Whether any output column is requested (then the history must be read).</summary>
+        public bool AnyRequested => active.Any(i => i >= InputCount);
+
+        /// <summary>Whether the top-k outputs (items or scores) are requested; otherwise only candidate scores are computed.</summary>
+        public bool TopKRequested => active.Contains(InputCount) || active.Contains(InputCount + 1);
+
+        public bool IsActive(DataViewSchema.Column column) =>
+            column.Index < InputCount ? input.IsColumnActive(input.Schema[column.Index]) : active.Contains(column.Index);
+
+        public ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column, Func<ScoredHistory> current)
+        {
+            if (column.Index < InputCount) return input.GetGetter<TValue>(input.Schema[column.Index]);
+            if (!active.Contains(column.Index))
+                throw new InvalidOperationException($"Column '{column.Name}' was not requested from this {rowKind}.");
+            return OutputGetter<TValue>(parent.Model, column, column.Index - InputCount, current);
+        }
+    }
+
     private static void CopyTo(float[] values, ref VBuffer<float> v)
     {
         var editor = VBufferEditor.Create(ref v, values.Length);
@@ -195,8 +221,7 @@ public sealed partial class SrtTransformer
         private readonly DataViewRowCursor _input;
         private readonly DataViewRowCursor? _ahead;
         private readonly DataViewSchema _schema;
-        private readonly HashSet<int> _active;
-        private readonly int _inputCount;
+        private readonly OutputColumns _columns;
         private readonly RowReader? _reader;
         private readonly ScoredHistory[] _results;
         private readonly int[][] _histories;
@@ -213,15 +238,14 @@ public sealed partial class SrtTransformer
             _input = input;
             _ahead = ahead;
             _schema = schema;
-            _active = active;
-            _inputCount = input.Schema.Count;
-            _topK = active.Contains(_inputCount) || active.Contains(_inputCount + 1);
+            _columns = new OutputColumns(parent, input, active, "cursor");
+            _topK = _columns.TopKRequested;
             int batch = ahead is null ? 1 : parent._options.ScoringBatchSize;
             _results = new ScoredHistory[batch];
             _histories = new int[batch][];
             if (candidate is not null) _candidates = new int[batch][];
             var source = ahead ?? input;
-            if (active.Any(i => i >= _inputCount) && source.IsColumnActive(history)) _reader = new RowReader(parent, source, history, candidate);
+            if (_columns.AnyRequested && source.IsColumnActive(history)) _reader = new RowReader(parent, source, history, candidate);
         }
 
         public override long Position => _input.Position;
@@ -232,18 +256,11 @@ public sealed partial class SrtTransformer
 
         public override bool MoveNext() => _input.MoveNext();
 
-        public override bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index < _inputCount ? _input.IsColumnActive(_input.Schema[column.Index]) : _active.Contains(column.Index);
+        public override bool IsColumnActive(DataViewSchema.Column column) => _columns.IsActive(column);
 
         public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
 
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            if (column.Index < _inputCount) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-            if (!_active.Contains(column.Index))
-                throw new InvalidOperationException($"Column '{column.Name}' was not requested from this cursor.");
-            return OutputGetter<TValue>(_parent.Model, column, column.Index - _inputCount, Current);
-        }
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _columns.GetGetter<TValue>(column, Current);
 
         private ScoredHistory Current()
         {
@@ -323,8 +340,7 @@ public sealed partial class SrtTransformer
         private readonly SrtTransformer _parent;
         private readonly DataViewRow _input;
         private readonly DataViewSchema _schema;
-        private readonly HashSet<int> _active;
-        private readonly int _inputCount;
+        private readonly OutputColumns _columns;
         private readonly RowReader? _reader;
         private readonly ScoredHistory[] _result = new ScoredHistory[1];
         private readonly int[][] _history = new int[1][];
@@ -337,12 +353,11 @@ public sealed partial class SrtTransformer
             _parent = parent;
             _input = input;
             _schema = schema;
-            _active = active;
-            _inputCount = input.Schema.Count;
-            _topK = active.Contains(_inputCount) || active.Contains(_inputCount + 1);
+            _columns = new OutputColumns(parent, input, active, "row");
+            _topK = _columns.TopKRequested;
             var (history, candidate) = parent.InputColumns(input.Schema);
             if (candidate is not null) _candidates = new int[1][];
-            if (active.Any(i => i >= _inputCount)) _reader = new RowReader(parent, input, history, candidate);
+            if (_columns.AnyRequested) _reader = new RowReader(parent, input, history, candidate);
         }
 
         public override long Position => _input.Position;
@@ -351,18 +366,11 @@ public sealed partial class SrtTransformer
 
         public override DataViewSchema Schema => _schema;
 
-        public override bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index < _inputCount ? _input.IsColumnActive(_input.Schema[column.Index]) : _active.Contains(column.Index);
+        public override bool IsColumnActive(DataViewSchema.Column column) => _columns.IsActive(column);
 
         public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
 
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            if (column.Index < _inputCount) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-            if (!_active.Contains(column.Index))
-                throw new InvalidOperationException($"Column '{column.Name}' was not requested from this row.");
-            return OutputGetter<TValue>(_parent.Model, column, column.Index - _inputCount, Current);
-        }
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _columns.GetGetter<TValue>(column, Current);
 
         private ScoredHistory Current()
         {
