@@ -233,6 +233,67 @@ public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelF
         Assert.Throws<NotSupportedException>(() => model.Save(new MemoryStream()));
     }
 
+    [Fact]
+    public void FilesWrittenBeforeTheRepeatBiasLoadWithABiasOfZero()
+    {
+        // The fixture's model learned some bias; a file without the tensor (as written before 2026-11-28) must load, score as if it
+        // were zero, and otherwise score exactly as before. Any other missing tensor is still an error.
+        Assert.NotEqual(0f, _model.RepeatBias);
+        var withoutBias = Rewrite(fixture.Bytes, entry: (SrtModelFile.WeightsEntry, d => DropTensor(d, SrtNetwork.RepeatBiasName)));
+        using var loaded = SrtModel.Load(new MemoryStream(withoutBias), "cpu");
+        Assert.Equal(0f, loaded.RepeatBias);
+
+        var history = fixture.Split.Test.GetHistory(0);
+        Assert.False(history.IsEmpty);
+        var items = Enumerable.Range(0, _model.Catalog.Count).ToArray();
+        var original = _model.Score(history, items);
+        var old = loaded.Score(history, items);
+        for (int i = 0; i < items.Length; i++)
+        {
+            float expected = history.Contains(i) ? original[i] - _model.RepeatBias : original[i];
+            Assert.Equal(expected, old[i], 5);
+        }
+
+        var noAdapter = Rewrite(fixture.Bytes, entry: (SrtModelFile.WeightsEntry, d => DropTensor(d, "items.adapter.weight")));
+        var e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(noAdapter), "cpu"));
+        Assert.Contains("lacks the tensor 'items.adapter.weight'", e.Message);
+    }
+
+    /// <summary>weights.bin without one named tensor (format: magic, version, count, then name, dtype, rank, dims, raw bytes per tensor).</summary>
+    private static byte[] DropTensor(byte[] weights, string name)
+    {
+        using var r = new BinaryReader(new MemoryStream(weights));
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(r.ReadUInt32());
+            w.Write(r.ReadUInt32());
+            int count = r.ReadInt32();
+            var kept = new List<(string, byte, long[], byte[])>();
+            for (int t = 0; t < count; t++)
+            {
+                string tensorName = r.ReadString();
+                byte type = r.ReadByte();
+                var dims = new long[r.ReadInt32()];
+                for (int k = 0; k < dims.Length; k++) dims[k] = r.ReadInt64();
+                int size = type switch { 6 => 4, 7 => 8, 3 => 4, 4 => 8, 11 => 1, _ => throw new InvalidDataException($"dtype {type}") };
+                var data = r.ReadBytes((int)(dims.Aggregate(1L, (a, x) => a * x) * size));
+                if (tensorName != name) kept.Add((tensorName, type, dims, data));
+            }
+            Assert.Equal(count - 1, kept.Count); // the tensor was there
+            w.Write(kept.Count);
+            foreach (var (tensorName, type, dims, data) in kept)
+            {
+                w.Write(tensorName);
+                w.Write(type);
+                w.Write(dims.Length);
+                foreach (var d in dims) w.Write(d);
+                w.Write(data);
+            }
+        }
+        return ms.ToArray();
+    }
+
     private static byte[] Read(ZipArchive zip, string name)
     {
         using var s = zip.GetEntry(name)!.Open();
