@@ -253,6 +253,15 @@ internal static class SrtModelFile
     private static SrtModel Read(ZipArchive zip, Device device, Func<string, Exception?, InvalidDataException> fail)
     {
         InvalidDataException Fail(string what) => fail(what, null);
+        // SRT_PROFILE=1: where loading spends its time, written to stderr (diagnostics, like the training step profile).
+        var phases = Environment.GetEnvironmentVariable("SRT_PROFILE") == "1" ? new List<string>() : null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        void Mark(string phase)
+        {
+            if (phases is null) return;
+            phases.Add($"{phase} {clock.Elapsed.TotalSeconds:F3}");
+            clock.Restart();
+        }
 
         var manifestEntry = zip.GetEntry(ManifestEntry) ?? throw Fail(
             $"it is a zip archive but has no {ManifestEntry}, so it is not an SRT model (it holds: {string.Join(", ", zip.Entries.Take(5).Select(e => e.FullName))}{(zip.Entries.Count > 5 ? ", ..." : "")})");
@@ -301,10 +310,16 @@ internal static class SrtModelFile
             return data;
         }
 
+        Mark("manifest");
         var featurizerFile = JsonSerializer.Deserialize<FeaturizerFile>(Entry(FeaturizerEntry, true), _json) ?? throw Fail($"{FeaturizerEntry} is empty");
         var featurizer = featurizerFile.ToFeaturizer(Fail);
+        Mark("featurizer");
         var catalog = ReadCatalog(Entry(CatalogEntry, true), Fail);
-        var weights = ReadWeights(Entry(WeightsEntry, true), Fail);
+        Mark("catalog");
+        var weightBytes = Entry(WeightsEntry, true);
+        Mark("weights_inflate_and_hash");
+        var weights = ReadWeights(weightBytes, Fail);
+        Mark("weights_parse");
         var summaryBytes = Entry(SummaryEntry, false);
         var summary = summaryBytes.Length == 0 ? null : JsonSerializer.Deserialize<SrtTrainingSummary>(summaryBytes, _json);
 
@@ -313,6 +328,7 @@ internal static class SrtModelFile
             throw Fail($"{ManifestEntry} says {Int(manifest, "items", Fail)} items, {CatalogEntry} holds {catalog.Count}");
 
         var network = new SrtNetwork(shape);
+        Mark("network_init");
         try
         {
             var state = network.state_dict();
@@ -332,9 +348,15 @@ internal static class SrtModelFile
                     target.copy_(source);
                 }
             }
+            Mark("weights_copy");
             network.to(device);
-            network.Items.SetCatalog(featurizer.Featurize(catalog), device);
-            return new SrtModel(network, featurizer, catalog, cosine, device, summary);
+            var tokens = featurizer.Featurize(catalog);
+            Mark("tokenize_catalog");
+            network.Items.SetCatalog(tokens, device);
+            var model = new SrtModel(network, featurizer, catalog, cosine, device, summary);
+            Mark("bind");
+            if (phases is not null) Console.Error.WriteLine("load profile (s): " + string.Join(", ", phases));
+            return model;
         }
         catch
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Model;
@@ -77,7 +78,9 @@ internal sealed class SrtTrainingSession
     public int TrainingSequences => _sequences.Length;
 
     /// <summary>Per-phase step timings, collected when the SRT_PROFILE environment variable is 1.</summary>
-    internal StepProfiler? Profile { get; } = Environment.GetEnvironmentVariable("SRT_PROFILE") == "1" ? new StepProfiler() : null;
+    /// <remarks>With a profiler, a shared-negatives step runs its backward in three stages (loss, sequence encoder, item encoder)
+    /// through detached cut points, so each is timed on its own; the gradients are the same.</remarks>
+    internal StepProfiler? Profile { get; set; } = Environment.GetEnvironmentVariable("SRT_PROFILE") == "1" ? new StepProfiler() : null;
 
     public SrtTrainingSummary Run(EvaluationCases? validation)
     {
@@ -213,6 +216,7 @@ internal sealed class SrtTrainingSession
         _sampler.Sample(_random, negatives);
 
         Tensor loss;
+        StagedBackward? stages = null;
         if (allItems)
         {
             // Every catalog item is a candidate: encode the whole catalog once per step.
@@ -264,16 +268,27 @@ internal sealed class SrtTrainingSession
             var encoded = _network.Items.forward(tensor(unique.Skip(1).ToArray(), device: _device));
             var vectors = cat(new[] { zeros(1, encoded.shape[1], device: _device), encoded }, 0);
             Profile?.Mark("items");
-            var inputVectors = vectors.index_select(0, tensor(inputLocal, device: _device)).view(b, width, -1);
-            var hidden = _network.Encode(inputVectors);
+            var inputLocalT = tensor(inputLocal, device: _device);
+            // Profiling cuts the graph between the encoders and the loss (see Profile); otherwise these are the same tensors.
+            bool staged = Profile is not null && sets == 1;
+            var vectorsForSequences = staged ? vectors.detach().requires_grad_(true) : vectors;
+            var sequenceInput = vectorsForSequences.index_select(0, inputLocalT).view(b, width, -1);
+            var encoderOutput = _network.Encode(sequenceInput);
             Profile?.Mark("sequences");
+            var hidden = staged ? encoderOutput.detach().requires_grad_(true) : encoderOutput;
+            var vectorsForLoss = staged ? vectors.detach().requires_grad_(true) : vectors;
+            var inputVectors = staged ? vectorsForLoss.index_select(0, inputLocalT).view(b, width, -1) : sequenceInput;
+            if (staged) stages = new StagedBackward(vectors, vectorsForSequences, encoderOutput, hidden, vectorsForLoss);
+            vectors = vectorsForLoss;
             var targetRowsT = tensor(targetRows, device: _device);
             HistoryTerm? history = null;
             if (o.LearnRepeatBias)
             {
-                var counts = HistoryCounts(inputRows, targetRows, b, width, out var repeats);
-                history = _loss.HistoryLogits(hidden, inputVectors, tensor(counts, device: _device).view(b, width, width),
-                    tensor(repeats, device: _device), _network.RepeatBias);
+                // Filled in place in CPU tensors: no [B·W·W] managed array per step.
+                var counts = zeros(new long[] { b, width, width }, ScalarType.Bool);
+                var repeats = zeros(b * width);
+                HistoryCounts(inputRows, targetRows, b, width, MemoryMarshal.Cast<byte, bool>(counts.bytes), MemoryMarshal.Cast<byte, float>(repeats.bytes));
+                history = _loss.HistoryLogits(hidden, inputVectors, counts.to(_device), repeats.to(_device), _network.RepeatBias);
             }
             if (sets == 1)
             {
@@ -298,7 +313,15 @@ internal sealed class SrtTrainingSession
         Profile?.Mark("loss");
         optimizer.zero_grad();
         loss.backward();
-        Profile?.Mark("backward");
+        if (stages is not null)
+        {
+            Profile!.Mark("backward loss");
+            stages.EncoderOutput.backward([stages.Hidden.grad!]);
+            Profile.Mark("backward sequences");
+            stages.Vectors.backward([stages.VectorsForLoss.grad! + stages.VectorsForSequences.grad!]);
+            Profile.Mark("backward items");
+        }
+        else Profile?.Mark("backward");
         var tableGradients = lazyOptimizer.CollectGradients();
         if (o.GradientClipNorm > 0) ClipGradients(tableGradients.Select(g => g.Grad), o.GradientClipNorm);
         Profile?.Mark("clip");
@@ -307,6 +330,10 @@ internal sealed class SrtTrainingSession
         Profile?.Mark("optimizer");
         return value;
     }
+
+    /// <summary>The cut points of a profiled step: the loss reads detached copies of the encoders' outputs, whose gradients
+    /// are then passed on by hand, one encoder at a time.</summary>
+    private sealed record StagedBackward(Tensor Vectors, Tensor VectorsForSequences, Tensor EncoderOutput, Tensor Hidden, Tensor VectorsForLoss);
 
     /// <summary>
     /// For the repeat bias: counts[(i·W + t)·W + j] is true where window item j of sequence i is in the history of position t
@@ -317,6 +344,15 @@ internal sealed class SrtTrainingSession
     {
         var counts = new bool[(long)b * width * width];
         repeats = new float[b * width];
+        HistoryCounts(inputRows, targetRows, b, width, counts, repeats);
+        return counts;
+    }
+
+    /// <summary>As above, into <paramref name="counts"/> [B·W·W] and <paramref name="repeats"/> [B·W], which must hold zeros.</summary>
+    internal static void HistoryCounts(long[] inputRows, long[] targetRows, int b, int width, Span<bool> counts, Span<float> repeats)
+    {
+        if (counts.Length != (long)b * width * width || repeats.Length != b * width)
+            throw new ArgumentException("counts must hold B·W·W and repeats B·W elements.");
         var first = FirstPlaces(inputRows, b, width);
         for (int i = 0; i < b; i++)
             for (int t = 0; t < width; t++)
@@ -328,10 +364,9 @@ internal sealed class SrtTrainingSession
                 {
                     if (!first[i * width + j]) continue;
                     if (inputRows[i * width + j] == target) repeats[i * width + t] = 1;
-                    else counts[at + j] = true;
+                    else counts[(int)(at + j)] = true;
                 }
             }
-        return counts;
     }
 
     /// <summary>True where a window slot holds a real item that no earlier slot of the same window holds.</summary>
