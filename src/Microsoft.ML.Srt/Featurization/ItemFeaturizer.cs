@@ -1,4 +1,5 @@
 using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Training;
 using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.ML.Srt.Featurization;
@@ -10,7 +11,7 @@ namespace Microsoft.ML.Srt.Featurization;
 /// </summary>
 public sealed class ItemFeaturizer
 {
-    private readonly Tokenizer _tokenizer;
+    private readonly Lazy<Tokenizer> _tokenizer;
 
     /// <summary>Creates a featurizer.</summary>
     /// <param name="tokenizer">Tokenizer for text fields.</param>
@@ -19,6 +20,16 @@ public sealed class ItemFeaturizer
     /// <param name="tokenFieldVocabularies">Vocabulary per token-list field, by field name.</param>
     /// <param name="tokenFieldCap">Maximum tokens per token-list field.</param>
     public ItemFeaturizer(Tokenizer tokenizer, int textVocabularySize, IReadOnlyDictionary<string, int> textFieldCaps,
+        IReadOnlyDictionary<string, TokenFieldVocabulary> tokenFieldVocabularies, int tokenFieldCap)
+        : this(new Lazy<Tokenizer>(() => tokenizer ?? throw new ArgumentNullException(nameof(tokenizer))), textVocabularySize, textFieldCaps, tokenFieldVocabularies, tokenFieldCap)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        _ = _tokenizer.Value;
+    }
+
+    /// <summary>A featurizer whose tokenizer is created on first use: a loaded model whose file holds its catalog's tokens never
+    /// needs one unless it featurizes another catalog.</summary>
+    internal ItemFeaturizer(Lazy<Tokenizer> tokenizer, int textVocabularySize, IReadOnlyDictionary<string, int> textFieldCaps,
         IReadOnlyDictionary<string, TokenFieldVocabulary> tokenFieldVocabularies, int tokenFieldCap)
     {
         _tokenizer = tokenizer;
@@ -29,7 +40,12 @@ public sealed class ItemFeaturizer
     }
 
     /// <summary>The tokenizer for text fields (model files record whether it is the default GPT-2 one).</summary>
-    internal Tokenizer Tokenizer => _tokenizer;
+    internal Tokenizer Tokenizer => _tokenizer.Value;
+
+    /// <summary>Whether the tokenizer is SRT's default GPT-2 one (without creating it when it is not created yet).</summary>
+    internal bool UsesDefaultTokenizer =>
+        ReferenceEquals(_tokenizer, SrtTrainer.DefaultTokenizer)
+        || (_tokenizer.IsValueCreated && SrtTrainer.DefaultTokenizer.IsValueCreated && ReferenceEquals(_tokenizer.Value, SrtTrainer.DefaultTokenizer.Value));
 
     /// <summary>Rows of the shared text-token embedding table, padding row 0 included.</summary>
     public int TextVocabularySize { get; }
@@ -73,7 +89,7 @@ public sealed class ItemFeaturizer
     private long[] TokenizeText(string text, int cap)
     {
         if (string.IsNullOrWhiteSpace(text)) return Array.Empty<long>();
-        var ids = _tokenizer.EncodeToIds(text.ToLowerInvariant(), cap, out _, out _);
+        var ids = _tokenizer.Value.EncodeToIds(text.ToLowerInvariant(), cap, out _, out _);
         var rows = new long[ids.Count];
         for (int k = 0; k < rows.Length; k++) rows[k] = 1 + (uint)ids[k] % (uint)(TextVocabularySize - 1);
         return rows;

@@ -20,18 +20,20 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
     private Tensor[] _fieldTokens = Array.Empty<Tensor>(); // per field [items + 1, width]; catalog data, not parameters
     private bool[] _fieldIsText = Array.Empty<bool>();
 
-    public ItemEncoder(SrtNetworkShape shape) : base(nameof(ItemEncoder))
+    /// <param name="shape">The network shape.</param>
+    /// <param name="initialize">False leaves the embedding tables uninitialised (see <see cref="LazyEmbedding"/>).</param>
+    public ItemEncoder(SrtNetworkShape shape, bool initialize = true) : base(nameof(ItemEncoder))
     {
         Shape = shape;
         int d = shape.Dimension;
         if (shape.UsesText)
         {
-            _textTokens = new LazyEmbedding("text_tokens", shape.TextVocabularySize, d);
+            _textTokens = new LazyEmbedding("text_tokens", shape.TextVocabularySize, d, initialize);
             register_module("text_tokens", _textTokens);
             _tokenFields = new LazyEmbedding[shape.TokenFieldTableSizes.Length];
             for (int f = 0; f < _tokenFields.Length; f++)
             {
-                _tokenFields[f] = new LazyEmbedding($"token_field_{f}", shape.TokenFieldTableSizes[f], d);
+                _tokenFields[f] = new LazyEmbedding($"token_field_{f}", shape.TokenFieldTableSizes[f], d, initialize);
                 register_module($"token_field_{f}", _tokenFields[f]);
             }
             _adapter = nn.Linear((shape.TextFieldCount + _tokenFields.Length) * d, d);
@@ -44,7 +46,7 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
         if (shape.UsesIds)
         {
             // An id table is the one catalog-sized parameter; it exists only in the id modes.
-            _ids = new LazyEmbedding("ids", shape.IdTableSize, d);
+            _ids = new LazyEmbedding("ids", shape.IdTableSize, d, initialize);
             register_module("ids", _ids);
         }
     }

@@ -15,14 +15,20 @@ internal sealed class LazyEmbedding : nn.Module
 {
     private readonly List<(Tensor Rows, Tensor Leaf)> _touched = new();
 
-    public LazyEmbedding(string name, long rows, long dimension) : base(name)
+    /// <param name="name">Module name.</param>
+    /// <param name="rows">Table rows, padding row 0 included.</param>
+    /// <param name="dimension">Embedding width.</param>
+    /// <param name="initialize">False leaves the table uninitialised, for a loader that overwrites every row (a 50,257-row
+    /// table's normal draw is a tenth of a second of a model load).</param>
+    public LazyEmbedding(string name, long rows, long dimension, bool initialize = true) : base(name)
     {
         var w = empty(rows, dimension);
-        using (no_grad())
-        {
-            nn.init.normal_(w, 0, 0.02);
-            w[0].zero_();
-        }
+        if (initialize)
+            using (no_grad())
+            {
+                nn.init.normal_(w, 0, 0.02);
+                w[0].zero_();
+            }
         // Not trained by autograd: LazyAdamW updates it from the gathered leaves.
         Weight = new Parameter(w, requires_grad: false);
         register_parameter("weight", Weight);

@@ -11,10 +11,13 @@ namespace Microsoft.ML.Srt.Model;
 /// </summary>
 internal sealed class SrtNetwork : nn.Module
 {
-    public SrtNetwork(SrtNetworkShape shape) : base(nameof(SrtNetwork))
+    /// <param name="shape">The network shape.</param>
+    /// <param name="initializeTables">False leaves the item encoder's embedding tables uninitialised: for a loader that
+    /// overwrites every weight.</param>
+    public SrtNetwork(SrtNetworkShape shape, bool initializeTables = true) : base(nameof(SrtNetwork))
     {
         Shape = shape;
-        Items = new ItemEncoder(shape);
+        Items = new ItemEncoder(shape, initializeTables);
         Sequences = new SequenceEncoder(shape);
         register_module("items", Items);
         register_module("sequences", Sequences);

@@ -35,9 +35,11 @@ internal static class SrtModelFile
     internal const string FeaturizerEntry = "featurizer.json";
     internal const string WeightsEntry = "weights.bin";
     internal const string CatalogEntry = "catalog.jsonl";
+    internal const string TokensEntry = "tokens.bin";
     internal const string SummaryEntry = "training-summary.json";
 
     private const uint WeightsMagic = 0x57545253; // "SRTW" little-endian
+    private const uint TokensMagic = 0x54545253; // "SRTT" little-endian
     private const int MaxManifestBytes = 16 << 20;
 
     private static readonly JsonSerializerOptions _json = new()
@@ -73,7 +75,7 @@ internal static class SrtModelFile
     private static (byte[] Manifest, List<(string Name, byte[] Data)> Entries) BuildEntries(SrtModel model)
     {
         var featurizer = model.Featurizer;
-        if (!(SrtTrainer.DefaultTokenizer.IsValueCreated && ReferenceEquals(featurizer.Tokenizer, SrtTrainer.DefaultTokenizer.Value)))
+        if (!featurizer.UsesDefaultTokenizer)
             throw new NotSupportedException(
                 $"This model uses a custom tokenizer ({featurizer.Tokenizer.GetType().Name}, set through SrtTrainer.Options.{nameof(SrtTrainer.Options.Tokenizer)}), " +
                 $"which a model file cannot store. Only the default GPT-2 tokenizer is supported: train with Options.{nameof(SrtTrainer.Options.Tokenizer)} = null to save the model.");
@@ -84,6 +86,7 @@ internal static class SrtModelFile
             (FeaturizerEntry, JsonSerializer.SerializeToUtf8Bytes(FeaturizerFile.From(featurizer), _jsonIndented)),
             (WeightsEntry, WriteWeights(model.Network)),
             (CatalogEntry, WriteCatalog(model.Catalog)),
+            (TokensEntry, WriteTokens(featurizer.Featurize(model.Catalog))),
         };
         if (model.TrainingSummary is { } summary)
             entries.Add((SummaryEntry, JsonSerializer.SerializeToUtf8Bytes(summary, _jsonIndented)));
@@ -214,6 +217,75 @@ internal static class SrtModelFile
         return ms.ToArray();
     }
 
+    // Tokens: "SRTT", u32 version, i32 fields; per field: name (BinaryWriter string), u8 is-text, i32 width, i32 rows
+    // (items + 1, the padding row first), then rows x width i32 embedding rows. The catalog's token matrices, so that loading
+    // does not run the tokenizer (files without this entry are tokenized at load, as before).
+    private static byte[] WriteTokens(IReadOnlyList<ItemTokenMatrix> fields)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(TokensMagic);
+            w.Write(1u);
+            w.Write(fields.Count);
+            foreach (var m in fields)
+            {
+                w.Write(m.Field);
+                w.Write(m.IsText ? (byte)1 : (byte)0);
+                w.Write(m.Width);
+                w.Write(m.Rows);
+                foreach (var t in m.Tokens) w.Write(checked((int)t));
+            }
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>The token matrices of <see cref="TokensEntry"/>, checked against the featurizer (fields, caps, table sizes) and the catalog.</summary>
+    private static IReadOnlyList<ItemTokenMatrix> ReadTokens(byte[] data, ItemFeaturizer featurizer, int items, Func<string, InvalidDataException> fail)
+    {
+        InvalidDataException Bad(string what) => fail($"{TokensEntry} is malformed: {what}");
+        var fields = featurizer.Fields;
+        var result = new List<ItemTokenMatrix>(fields.Count);
+        using var r = new BinaryReader(new MemoryStream(data, writable: false), Encoding.UTF8);
+        try
+        {
+            if (data.Length < 12 || r.ReadUInt32() != TokensMagic) throw Bad("it does not start with the SRTT signature");
+            uint version = r.ReadUInt32();
+            if (version != 1) throw Bad($"tokens layout version {version} is unknown");
+            int count = r.ReadInt32();
+            if (count != fields.Count) throw Bad($"it holds {count} fields; {FeaturizerEntry} reads {fields.Count}");
+            for (int f = 0; f < count; f++)
+            {
+                var name = r.ReadString();
+                bool isText = r.ReadByte() == 1;
+                int width = r.ReadInt32(), rows = r.ReadInt32();
+                bool expectText = f < featurizer.TextFieldCaps.Count;
+                if (name != fields[f] || isText != expectText)
+                    throw Bad($"field {f} is '{name}' ({(isText ? "text" : "token list")}); {FeaturizerEntry} expects '{fields[f]}' ({(expectText ? "text" : "token list")})");
+                int cap = isText ? featurizer.TextFieldCaps[name] : featurizer.TokenFieldCap;
+                if (width < 1 || width > Math.Max(1, cap)) throw Bad($"field '{name}' has width {width}; its cap is {cap}");
+                if (rows != items + 1) throw Bad($"field '{name}' has {rows} rows; the catalog has {items} items plus the padding row");
+                long tableRows = isText ? featurizer.TextVocabularySize : featurizer.TokenFieldVocabularies[name].TableSize;
+                long length = (long)rows * width;
+                if (length * 4 > data.Length - r.BaseStream.Position) throw Bad($"it ends inside field '{name}' (truncated)");
+                var tokens = new long[length];
+                var raw = MemoryMarshal.Cast<byte, int>(data.AsSpan((int)r.BaseStream.Position, (int)(length * 4)));
+                for (int k = 0; k < raw.Length; k++)
+                {
+                    int t = raw[k];
+                    if (t < 0 || t >= tableRows || (k < width && t != 0))
+                        throw Bad($"field '{name}' holds the row {t} at item {k / width - 1}; rows must be in 0..{tableRows - 1} and the padding item all 0");
+                    tokens[k] = t;
+                }
+                r.BaseStream.Position += length * 4;
+                result.Add(new ItemTokenMatrix(name, isText, width, tokens));
+            }
+            if (r.BaseStream.Position != data.Length) throw Bad($"{data.Length - r.BaseStream.Position} bytes follow the last field");
+        }
+        catch (EndOfStreamException) { throw Bad("it ends early (truncated)"); }
+        return result;
+    }
+
     // ---------------------------------------------------------------- load
 
     public static SrtModel Load(Stream stream, string source, string device)
@@ -320,6 +392,9 @@ internal static class SrtModelFile
         Mark("weights_inflate_and_hash");
         var weights = ReadWeights(weightBytes, Fail);
         Mark("weights_parse");
+        var tokenBytes = Entry(TokensEntry, false);
+        var storedTokens = tokenBytes.Length == 0 ? null : ReadTokens(tokenBytes, featurizer, catalog.Count, Fail);
+        Mark("tokens");
         var summaryBytes = Entry(SummaryEntry, false);
         var summary = summaryBytes.Length == 0 ? null : JsonSerializer.Deserialize<SrtTrainingSummary>(summaryBytes, _json);
 
@@ -327,7 +402,8 @@ internal static class SrtModelFile
         if (Int(manifest, "items", Fail) != catalog.Count)
             throw Fail($"{ManifestEntry} says {Int(manifest, "items", Fail)} items, {CatalogEntry} holds {catalog.Count}");
 
-        var network = new SrtNetwork(shape);
+        // Every tensor is overwritten below (a missing one is an error), so the tables skip their random initialisation.
+        var network = new SrtNetwork(shape, initializeTables: false);
         Mark("network_init");
         try
         {
@@ -350,8 +426,8 @@ internal static class SrtModelFile
             }
             Mark("weights_copy");
             network.to(device);
-            var tokens = featurizer.Featurize(catalog);
-            Mark("tokenize_catalog");
+            var tokens = storedTokens ?? featurizer.Featurize(catalog);
+            Mark(storedTokens is null ? "tokenize_catalog" : "stored_tokens");
             network.Items.SetCatalog(tokens, device);
             var model = new SrtModel(network, featurizer, catalog, cosine, device, summary);
             Mark("bind");
@@ -547,7 +623,8 @@ internal static class SrtModelFile
                 }
                 catch (ArgumentException e) { throw Bad($"token field '{t.Name}': {e.Message}"); }
             }
-            return new ItemFeaturizer(SrtTrainer.DefaultTokenizer.Value, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
+            // The tokenizer (0.2 s to create) is needed only to featurize a catalog the file does not hold tokens for.
+            return new ItemFeaturizer(SrtTrainer.DefaultTokenizer, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
         }
     }
 }

@@ -103,7 +103,7 @@ public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelF
 
         using var zip = new ZipArchive(new MemoryStream(fixture.Bytes));
         Assert.Equal(
-            new[] { SrtModelFile.ManifestEntry, SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.SummaryEntry },
+            new[] { SrtModelFile.ManifestEntry, SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.TokensEntry, SrtModelFile.SummaryEntry },
             zip.Entries.Select(e => e.FullName));
         var manifest = JsonNode.Parse(Read(zip, SrtModelFile.ManifestEntry))!;
         Assert.Equal("srt-model", manifest["format"]!.GetValue<string>());
@@ -111,8 +111,57 @@ public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelF
         Assert.Equal("cosine", manifest["similarity"]!.GetValue<string>());
         Assert.Equal("gpt2", manifest["tokenizer"]!.GetValue<string>());
         Assert.Equal(16, manifest["shape"]!["dimension"]!.GetValue<int>());
-        foreach (var name in new[] { SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry })
+        foreach (var name in new[] { SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.TokensEntry })
             Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Read(zip, name))), manifest["entries"]![name]!["sha256"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void StoredCatalogTokensAreTheFeaturizersAndFilesWithoutThemAreTokenizedAtLoad()
+    {
+        // tokens.bin holds exactly what the featurizer makes of the catalog: [items + 1, width] int32 rows per field.
+        using (var zip = new ZipArchive(new MemoryStream(fixture.Bytes)))
+        {
+            var stored = Read(zip, SrtModelFile.TokensEntry);
+            var expected = _model.Featurizer.Featurize(_model.Catalog);
+            using var r = new BinaryReader(new MemoryStream(stored));
+            Assert.Equal(0x54545253u, r.ReadUInt32());
+            Assert.Equal(1u, r.ReadUInt32());
+            Assert.Equal(expected.Count, r.ReadInt32());
+            foreach (var m in expected)
+            {
+                Assert.Equal(m.Field, r.ReadString());
+                Assert.Equal(m.IsText, r.ReadByte() == 1);
+                Assert.Equal(m.Width, r.ReadInt32());
+                Assert.Equal(m.Rows, r.ReadInt32());
+                Assert.Equal(m.Tokens, Enumerable.Range(0, m.Tokens.Length).Select(_ => (long)r.ReadInt32()));
+            }
+            Assert.Equal(stored.Length, r.BaseStream.Position);
+        }
+
+        // A file without the entry (as written before it existed) tokenizes its catalog at load and scores the same.
+        var without = Rewrite(fixture.Bytes, manifest: m => ((JsonObject)m["entries"]!).Remove(SrtModelFile.TokensEntry),
+            entry: (SrtModelFile.TokensEntry, null), rehash: false);
+        using (var old = SrtModel.Load(new MemoryStream(without), "cpu"))
+        using (var current = SrtModel.Load(new MemoryStream(fixture.Bytes), "cpu"))
+            for (int k = 0; k < fixture.Split.Test.Count; k += 11)
+            {
+                var history = fixture.Split.Test.GetHistory(k);
+                Assert.Equal(_model.Recommend(history, 10), current.Recommend(history, 10));
+                Assert.Equal(_model.Recommend(history, 10), old.Recommend(history, 10));
+            }
+
+        // A stored row outside its table is refused with a message naming the entry and the field, before torch sees it.
+        var outOfRange = Rewrite(fixture.Bytes, entry: (SrtModelFile.TokensEntry, d =>
+        {
+            var copy = d.ToArray();
+            var firstField = _model.Featurizer.Featurize(_model.Catalog)[0];
+            int headerBytes = 12 + 1 + System.Text.Encoding.UTF8.GetByteCount(firstField.Field) + 1 + 4 + 4;
+            BitConverter.GetBytes(int.MaxValue).CopyTo(copy, headerBytes + 4 * firstField.Width); // item 0's first token
+            return copy;
+        }));
+        var e = Assert.Throws<InvalidDataException>(() => SrtModel.Load(new MemoryStream(outOfRange), "cpu"));
+        Assert.Contains(SrtModelFile.TokensEntry, e.Message);
+        Assert.Contains($"field '{_model.Featurizer.Fields[0]}'", e.Message);
     }
 
     [Fact]
