@@ -21,10 +21,16 @@ public sealed class ItemFeaturizer
     /// <param name="tokenFieldCap">Maximum tokens per token-list field.</param>
     public ItemFeaturizer(Tokenizer tokenizer, int textVocabularySize, IReadOnlyDictionary<string, int> textFieldCaps,
         IReadOnlyDictionary<string, TokenFieldVocabulary> tokenFieldVocabularies, int tokenFieldCap)
-        : this(new Lazy<Tokenizer>(() => tokenizer ?? throw new ArgumentNullException(nameof(tokenizer))), textVocabularySize, textFieldCaps, tokenFieldVocabularies, tokenFieldCap)
+        : this(Created(tokenizer), textVocabularySize, textFieldCaps, tokenFieldVocabularies, tokenFieldCap)
+    {
+    }
+
+    private static Lazy<Tokenizer> Created(Tokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        _ = _tokenizer.Value;
+        var created = new Lazy<Tokenizer>(() => tokenizer);
+        _ = created.Value; // already there: IsValueCreated tells UsesDefaultTokenizer so
+        return created;
     }
 
     /// <summary>A featurizer whose tokenizer is created on first use: a loaded model whose file holds its catalog's tokens never
