@@ -44,15 +44,37 @@ internal sealed class SampledSoftmaxLoss
         var positive = (q * Prepare(targets)).sum(-1);                                      // [P]
         if (_logQ is not null) positive = positive - _logQ.index_select(0, targetRows);
         if (history is not null) positive = positive + history.TargetOffset;
-        // −logQ rides in the product as an extra column ([q, 1] · [e, −logQ]), so the [P, X] logits are
-        // written once; everything after works in place on them. Passes over [P, X] are the loss's cost.
+        // −logQ rides in the product as an extra column ([q, 1] · [e, −logQ]), so the [P, X] logits are written once.
         var negativeBias = _logQ is null
             ? zeros(negativeRows.shape[0], 1, device: q.device)
             : _logQ.index_select(0, negativeRows).neg().unsqueeze(1);
-        var negative = cat(new[] { q, ones(q.shape[0], 1, device: q.device) }, 1)
-            .mm(cat(new[] { Prepare(negatives), negativeBias }, 1).t());                   // [P, X]
-        MaskAccidentalHits(negative, targetRows, negativeRows);
-        return LogSumExpLoss(positive, negative, history?.Logits).MoveToOuterDisposeScope();
+        var left = cat(new[] { q, ones(q.shape[0], 1, device: q.device) }, 1);              // [P, d + 1]
+        var right = cat(new[] { Prepare(negatives), negativeBias }, 1);                     // [X, d + 1]
+        // The [P, X] block is the loss's whole cost, so its gradient is worked out here, by hand, while the block is in
+        // cache: d(mean loss)/d logit = softmax / P, and the block is then overwritten in place and dropped. Autograd would
+        // keep it for the backward pass and read and write it several more times there. The small [P] and [P, W] parts
+        // stay with autograd.
+        Tensor shift, negativeSum, leftGradient, rightGradient;
+        using (no_grad())
+        {
+            var block = left.mm(right.t());                                                  // logits [P, X]
+            MaskAccidentalHits(block, targetRows, negativeRows);
+            shift = maximum(block.amax(new long[] { 1 }), positive);
+            if (history is not null) shift = maximum(shift, history.Logits.amax(new long[] { 1 }));
+            block.sub_(shift.unsqueeze(1)).exp_();                                          // e^(logit − shift)
+            negativeSum = block.sum(1);
+            var total = negativeSum + (positive - shift).exp();
+            if (history is not null) total = total + (history.Logits - shift.unsqueeze(1)).exp().sum(1);
+            block.mul_(total.mul(q.shape[0]).reciprocal_().unsqueeze(1));                   // softmax / P
+            leftGradient = block.mm(right);
+            rightGradient = block.t().mm(left);
+        }
+        var sum = negativeSum + (positive - shift).exp();
+        if (history is not null) sum = sum + (history.Logits - shift.unsqueeze(1)).exp().sum(1);
+        var loss = (sum.log() + shift - positive).mean();
+        // Worth nothing, but its gradient is exactly the block's: leftGradient on [q, 1] and rightGradient on [e, −logQ].
+        var blockTerm = (left * leftGradient).sum() + (right * rightGradient).sum();
+        return (loss + (blockTerm - blockTerm.detach())).MoveToOuterDisposeScope();
     }
 
     /// <summary>

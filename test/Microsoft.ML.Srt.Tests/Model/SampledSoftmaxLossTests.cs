@@ -43,6 +43,54 @@ public class SampledSoftmaxLossTests
         Assert.Equal(Expected(logQ), value.item<float>(), 4);
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void SharedNegativesHandWrittenGradientsEqualAutogradsOnThePerSequenceForm(bool normalize, bool withHistory)
+    {
+        // The shared form computes the [P, X] block's gradient by hand; the per-sequence form leaves all of it to autograd.
+        // With one sequence and the same negatives they are the same loss, so every gradient must agree.
+        const int p = 6, d = 4, x = 5;
+        long[] inputRows = { 3, 5, 3, 8, 1, 6 }, targetRows = { 5, 3, 8, 1, 6, 2 }, negativeRows = { 7, 2, 8, 3, 4 }; // 3 hits
+        manual_seed(11);
+        using var logQ = randn(9).sub_(2);
+        using var queries = randn(p, d);
+        using var targets = randn(p, d);
+        using var negatives = randn(x, d);
+        using var history = randn(p, d);
+        var loss = new SampledSoftmaxLoss(0.2, normalize, logQ, 9);
+        var counts = Srt.Training.SrtTrainingSession.HistoryCounts(inputRows, targetRows, 1, p, out var repeats);
+
+        (float Value, float[][] Gradients) Run(bool shared)
+        {
+            using var scope = NewDisposeScope();
+            var leaves = new[] { queries, targets, negatives, history, tensor(new[] { -0.7f }) }
+                .Select(t => t.detach().clone().requires_grad_(true)).ToArray();
+            HistoryTerm? term = withHistory
+                ? loss.HistoryLogits(leaves[0].view(1, p, d), leaves[3].view(1, p, d), tensor(counts).view(1, p, p), tensor(repeats), leaves[4])
+                : null;
+            var value = shared
+                ? loss.SharedNegatives(leaves[0], leaves[1], tensor(targetRows), leaves[2], tensor(negativeRows), term)
+                : loss.PerSequenceNegatives(leaves[0].view(1, p, d), leaves[1].view(1, p, d), tensor(targetRows).view(1, p),
+                    leaves[2].view(1, x, d), tensor(negativeRows).view(1, x), term);
+            value.backward();
+            var used = withHistory ? leaves : leaves.Take(3);
+            return (value.item<float>(), used.Select(l => l.grad!.data<float>().ToArray()).ToArray());
+        }
+
+        var (sharedValue, sharedGradients) = Run(shared: true);
+        var (referenceValue, referenceGradients) = Run(shared: false);
+        Assert.Equal(referenceValue, sharedValue, 1e-5);
+        for (int i = 0; i < referenceGradients.Length; i++)
+        {
+            Assert.Contains(referenceGradients[i], g => Math.Abs(g) > 1e-4);   // a gradient that is really there
+            for (int k = 0; k < referenceGradients[i].Length; k++)
+                Assert.True(Math.Abs(sharedGradients[i][k] - referenceGradients[i][k]) < 1e-7 + 1e-4 * Math.Abs(referenceGradients[i][k]),
+                    $"tensor {i}, element {k}: {sharedGradients[i][k]} vs {referenceGradients[i][k]}");
+        }
+    }
+
     [Fact]
     public void PerSequenceNegativesIgnorePaddingAndAgreeWithSharedWhenNegativesAreTheSame()
     {
