@@ -89,7 +89,7 @@ internal sealed class SrtTrainingSession
         long totalSteps = (long)batcher.BatchesPerEpoch * o.Epochs;
         // Dense layers: AdamW. Embedding tables: the same update, applied only to the rows a step used.
         _network.RepeatBias.requires_grad_(o.LearnRepeatBias);
-        using var optimizer = optim.AdamW(_network.parameters().Where(p => p.requires_grad), lr: o.LearningRate, weight_decay: o.WeightDecay);
+        using var optimizer = new FlatAdamW(_network.parameters().Where(p => p.requires_grad), o.WeightDecay);
         using var lazyOptimizer = new LazyAdamW(_network.Items.Tables, o.WeightDecay);
         var reports = new List<SrtEpochReport>();
         double best = double.NegativeInfinity;
@@ -116,7 +116,6 @@ internal sealed class SrtTrainingSession
                 if (o.MaxMinutes > 0) progress = Math.Max(progress, total.Elapsed.TotalMinutes / o.MaxMinutes);
                 if (progress >= 1 && o.MaxMinutes > 0) { stop = "time_budget"; break; }
                 lr = OneCycle(o.LearningRate, o.WarmupFraction, Math.Min(progress, 1));
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
 
                 var stepWatch = Stopwatch.StartNew();
                 lossSum += Step(optimizer, lazyOptimizer, lr, batch);
@@ -189,7 +188,7 @@ internal sealed class SrtTrainingSession
     }
 
     /// <summary>One optimizer step on a batch of training windows; returns the loss.</summary>
-    internal double Step(OptimizerHelper optimizer, LazyAdamW lazyOptimizer, double lr, int[] batch)
+    internal double Step(FlatAdamW optimizer, LazyAdamW lazyOptimizer, double lr, int[] batch)
     {
         using var scope = NewDisposeScope();
         Profile?.Mark(null);
@@ -311,7 +310,7 @@ internal sealed class SrtTrainingSession
 
         double value = loss.item<float>();
         Profile?.Mark("loss");
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         loss.backward();
         if (stages is not null)
         {
@@ -323,9 +322,10 @@ internal sealed class SrtTrainingSession
         }
         else Profile?.Mark("backward");
         var tableGradients = lazyOptimizer.CollectGradients();
-        if (o.GradientClipNorm > 0) ClipGradients(tableGradients.Select(g => g.Grad), o.GradientClipNorm);
+        var denseGradient = optimizer.GatherGradients();
+        if (o.GradientClipNorm > 0) ClipGradients(tableGradients.Select(g => g.Grad).Prepend(denseGradient), o.GradientClipNorm);
         Profile?.Mark("clip");
-        optimizer.step();
+        optimizer.Step(lr, denseGradient);
         lazyOptimizer.Step(lr, tableGradients);
         Profile?.Mark("optimizer");
         return value;
@@ -385,12 +385,12 @@ internal sealed class SrtTrainingSession
         return first;
     }
 
-    /// <summary>Scales all gradients (dense parameters and gathered table rows) to a joint L2 norm of at most <paramref name="maxNorm"/>.</summary>
-    private void ClipGradients(IEnumerable<Tensor> tableGradients, double maxNorm)
+    /// <summary>Scales all gradients (the dense parameters' flat one and the gathered table rows) to a joint L2 norm of at most <paramref name="maxNorm"/>.</summary>
+    private static void ClipGradients(IEnumerable<Tensor> gradients, double maxNorm)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var grads = _network.parameters().Where(p => p.requires_grad && p.grad is not null).Select(p => p.grad!).Concat(tableGradients).ToList();
+        var grads = gradients.ToList();
         if (grads.Count == 0) return;
         double norm = stack(grads.Select(g => g.norm()).ToArray()).norm().item<float>();
         if (norm <= maxNorm || !double.IsFinite(norm)) return;

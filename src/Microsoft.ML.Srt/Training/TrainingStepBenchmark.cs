@@ -14,6 +14,13 @@ public sealed record TrainingStepMeasurement(
 {
     /// <summary>Per-phase milliseconds per step (prepare, items, sequences, loss, backward, clip, optimizer; warm-up steps included) when SRT_PROFILE=1; else null.</summary>
     public string? Profile { get; init; }
+
+    /// <summary>
+    /// Share of the machine's CPU time that the hypervisor gave to other guests ("steal" in /proc/stat) while the timed
+    /// steps ran, in percent; null where /proc/stat is not available. On a shared virtual machine this explains step
+    /// times that vary from one run to the next with no change to the code.
+    /// </summary>
+    public double? CpuStealPercent { get; init; }
 }
 
 /// <summary>
@@ -44,21 +51,48 @@ public static class TrainingStepBenchmark
         var device = SrtTrainer.ResolveDevice(options.Device);
         using var network = trainer.CreateNetwork(catalog, device, out _);
         var session = new SrtTrainingSession(network, train, options, device, _ => { });
-        using var optimizer = optim.AdamW(network.parameters().Where(p => p.requires_grad), lr: options.LearningRate, weight_decay: options.WeightDecay);
+        using var optimizer = new FlatAdamW(network.parameters().Where(p => p.requires_grad), options.WeightDecay);
         using var lazy = new LazyAdamW(network.Items.Tables, options.WeightDecay);
         network.train();
         var times = new List<double>();
+        CpuTimes? before = null;
         for (int s = 0; s < warmup + steps; s++)
         {
             var batch = Enumerable.Range(0, options.BatchSize).Select(_ => random.Next(users)).ToArray();
+            if (s == warmup) before = CpuTimes.Read();
             var watch = Stopwatch.StartNew();
             session.Step(optimizer, lazy, options.LearningRate, batch);
             if (s >= warmup) times.Add(watch.Elapsed.TotalMilliseconds);
         }
+        var after = CpuTimes.Read();
         times.Sort();
         double mean = times.Average();
         return new TrainingStepMeasurement(times[times.Count / 2], mean, times[(int)(times.Count * 0.9)],
             options.BatchSize * 1000.0 / mean, steps, options.BatchSize, length, network.ParameterCount(), get_num_threads(),
-            network.Shape.Layers, network.Shape.Heads, network.Shape.Dimension) { Profile = session.Profile?.ToString() };
+            network.Shape.Layers, network.Shape.Heads, network.Shape.Dimension)
+        {
+            Profile = session.Profile?.ToString(),
+            CpuStealPercent = before is { } b && after is { } a && a.Total > b.Total ? 100.0 * (a.Steal - b.Steal) / (a.Total - b.Total) : null,
+        };
+    }
+
+    /// <summary>The machine's cumulative CPU time and its steal part, in clock ticks, from the first line of /proc/stat.</summary>
+    private readonly record struct CpuTimes(long Total, long Steal)
+    {
+        public static CpuTimes? Read()
+        {
+            try
+            {
+                // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; guest time is already in user.
+                var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields[0] != "cpu" || fields.Length < 9) return null;
+                var ticks = fields.Skip(1).Take(8).Select(long.Parse).ToArray();
+                return new CpuTimes(ticks.Sum(), ticks[7]);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidOperationException)
+            {
+                return null;
+            }
+        }
     }
 }

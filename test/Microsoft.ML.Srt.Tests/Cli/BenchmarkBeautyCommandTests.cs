@@ -83,6 +83,8 @@ public class BenchmarkBeautyCommandTests
         Assert.True(File.Exists(Path.Combine(outDir, "srt-1k", "model.zip")));
         var speed = Row(outDir, "speed").GetProperty("results");
         Assert.Equal(2, speed.GetProperty("step").GetProperty("steps").GetInt32());
+        if (OperatingSystem.IsLinux())   // the hypervisor's share of the CPU during the timed steps, from /proc/stat
+            Assert.InRange(speed.GetProperty("step").GetProperty("cpu_steal_percent").GetDouble(), 0, 100);
         Assert.True(speed.GetProperty("scoring").GetProperty("single_user").GetProperty("prediction_engine").GetProperty("p50_ms").GetDouble() > 0);
         Assert.True(Row(outDir, "speed").GetProperty("machine").GetProperty("cores").GetInt32() >= 1);
 

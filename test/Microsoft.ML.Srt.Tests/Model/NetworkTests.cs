@@ -127,4 +127,38 @@ public class NetworkTests
             Assert.True(table.Weight[row].allclose(dense[row], rtol: 1e-5, atol: 1e-6), $"row {row} differs from AdamW");
         Assert.True(table.Weight[4].allclose(untouchedBefore, rtol: 0, atol: 0), "an untouched row changed");
     }
+
+    [Fact]
+    public void FlatAdamWTrainsModulesExactlyAsTorchSharpsAdamW()
+    {
+        // Two copies of the same small network; one trained by TorchSharp's AdamW, one by FlatAdamW, which re-points the
+        // parameters into its own buffer. Forward passes must keep reading the re-pointed parameters, steps must match.
+        random.manual_seed(5);
+        static nn.Module<Tensor, Tensor> Net() => nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.Linear(6, 2));
+        using var reference = Net();
+        using var flat = Net();
+        flat.load_state_dict(reference.state_dict());
+        var initial = reference.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
+        using var adam = optim.AdamW(reference.parameters(), lr: 0.05, weight_decay: 0.1);
+        using var ours = new FlatAdamW(flat.parameters(), weightDecay: 0.1);
+        var input = randn(8, 4);
+        var target = randn(8, 2);
+        for (int step = 0; step < 4; step++)
+        {
+            adam.zero_grad();
+            (reference.forward(input) - target).pow(2).mean().backward();
+            adam.step();
+
+            ours.ZeroGrad();
+            (flat.forward(input) - target).pow(2).mean().backward();
+            ours.Step(0.05, ours.GatherGradients());
+        }
+        var expected = reference.state_dict();
+        foreach (var (name, value) in flat.state_dict())
+        {
+            Assert.False(value.allclose(initial[name]), $"{name} did not change");
+            Assert.True(value.allclose(expected[name], rtol: 1e-5, atol: 1e-6), $"{name} differs from AdamW");
+        }
+        Assert.True(flat.forward(input).allclose(reference.forward(input), rtol: 1e-5, atol: 1e-5));
+    }
 }

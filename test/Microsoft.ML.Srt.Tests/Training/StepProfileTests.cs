@@ -29,7 +29,7 @@ public class StepProfileTests
             using var network = trainer.CreateNetwork(sequences.Catalog, CPU, out _);
             var session = new SrtTrainingSession(network, sequences, options, CPU, _ => { }) { Profile = profiled ? new StepProfiler() : null };
             network.RepeatBias.requires_grad_(true);
-            using var optimizer = optim.AdamW(network.parameters().Where(p => p.requires_grad), lr: 1e-2, weight_decay: options.WeightDecay);
+            using var optimizer = new FlatAdamW(network.parameters().Where(p => p.requires_grad), options.WeightDecay);
             using var lazy = new LazyAdamW(network.Items.Tables, options.WeightDecay);
             initial ??= Weights(network);
             network.train();

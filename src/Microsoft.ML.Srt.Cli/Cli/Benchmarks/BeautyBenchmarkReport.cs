@@ -233,7 +233,8 @@ internal static class BeautyBenchmarkReport
                  $"{Negatives(step["negatives"])} shared negatives, batch {Count(BeautyBenchmarkResults.Number(step, "batch_size"))}, length {Count(BeautyBenchmarkResults.Number(step, "length"))}, " +
                  $"{Count(BeautyBenchmarkResults.Number(step, "threads"))} threads | median {Fixed(BeautyBenchmarkResults.Number(step, "ms_per_step_median"), 1)} ms, " +
                  $"p90 {Fixed(BeautyBenchmarkResults.Number(step, "ms_per_step_p90"), 1)} ms ({Count(BeautyBenchmarkResults.Number(step, "steps"))} steps); " +
-                 $"{Count(BeautyBenchmarkResults.Number(step, "sequences_per_second"))} sequences/s |");
+                 $"{Count(BeautyBenchmarkResults.Number(step, "sequences_per_second"))} sequences/s" +
+                 (BeautyBenchmarkResults.Number(step, "cpu_steal_percent") is double steal ? $"; {Fixed(steal, 1)}% of the CPU stolen by the hypervisor" : "") + " |");
         }
         if (train is not null)
         {

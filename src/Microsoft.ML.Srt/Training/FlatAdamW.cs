@@ -1,0 +1,85 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Training;
+
+/// <summary>
+/// AdamW (decoupled weight decay, bias-corrected moments) for the network's dense parameters, all at once. The parameters
+/// are re-pointed at consecutive slices of one flat buffer, so a step is a few operations over that buffer instead of a few
+/// per parameter: TorchSharp's AdamW issues about eight operations for each of the 30 parameter tensors of a 2-layer model,
+/// and at these sizes every operation's fixed cost weighs more than its arithmetic. Measured on 2 cores (zeroing plus
+/// the update): 4.2-4.9 ms against 2.1-2.8 ms at d = 64, 7.0-8.1 ms against 4.3-5.1 ms at d = 128.
+/// The embedding tables are not here: <see cref="Model.LazyAdamW"/> updates only the rows a step used.
+/// </summary>
+internal sealed class FlatAdamW : IDisposable
+{
+    private readonly Parameter[] _parameters;
+    private readonly Tensor _weights, _m, _v;
+    private readonly double _beta1, _beta2, _eps, _weightDecay;
+    private long _step;
+
+    /// <param name="parameters">The parameters to train; from now on each one's data lives in this optimizer's buffer.</param>
+    /// <param name="weightDecay">Decoupled weight decay.</param>
+    /// <param name="beta1">First-moment decay.</param>
+    /// <param name="beta2">Second-moment decay.</param>
+    /// <param name="eps">Added to the denominator.</param>
+    public FlatAdamW(IEnumerable<Parameter> parameters, double weightDecay, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    {
+        _parameters = parameters.ToArray();
+        _beta1 = beta1; _beta2 = beta2; _eps = eps; _weightDecay = weightDecay;
+        var device = _parameters.Length > 0 ? _parameters[0].device : CPU;
+        if (_parameters.Any(p => p.dtype != ScalarType.Float32 || p.device.ToString() != device.ToString()))
+            throw new ArgumentException("FlatAdamW needs float32 parameters on one device.", nameof(parameters));
+        long total = _parameters.Sum(p => p.numel());
+        _weights = zeros(total, device: device);
+        using (no_grad())
+        {
+            long offset = 0;
+            foreach (var p in _parameters)
+            {
+                long n = p.numel();
+                using var slice = _weights.narrow(0, offset, n).view(p.shape);
+                slice.copy_(p);
+                p.set_(slice);   // same Parameter, now a view of the buffer: modules and state_dict see no difference
+                offset += n;
+            }
+        }
+        _m = zeros(total, device: device);
+        _v = zeros(total, device: device);
+    }
+
+    /// <summary>Drops the parameters' gradients (the next backward pass allocates fresh ones).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in _parameters)
+            using (var g = p.grad) g?.zero_();
+    }
+
+    /// <summary>All gradients as one flat tensor in the buffer's order (zeros for a parameter that has none).</summary>
+    public Tensor GatherGradients() =>
+        cat(_parameters.Select(p => p.grad is { } g ? g.flatten() : zeros(p.numel(), device: _weights.device)).ToArray(), 0);
+
+    /// <summary>One AdamW step at learning rate <paramref name="lr"/> with <paramref name="gradient"/> from
+    /// <see cref="GatherGradients"/> (after any clipping).</summary>
+    public void Step(double lr, Tensor gradient)
+    {
+        if (gradient.numel() != _weights.numel()) throw new ArgumentException("Expected the gradient of every parameter, flat.", nameof(gradient));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        _step++;
+        double c1 = 1 - Math.Pow(_beta1, _step), c2 = 1 - Math.Pow(_beta2, _step);
+        _weights.mul_(1 - lr * _weightDecay);
+        _m.mul_(_beta1).add_(gradient, alpha: 1 - _beta1);
+        _v.mul_(_beta2).addcmul_(gradient, gradient, value: 1 - _beta2);
+        _weights.addcdiv_(_m, _v.sqrt().div_(Math.Sqrt(c2)).add_(_eps), value: -lr / c1);
+    }
+
+    public void Dispose()
+    {
+        _m.Dispose();
+        _v.Dispose();
+        // Only this handle goes: the storage lives on in the parameters, which are views of it.
+        _weights.Dispose();
+    }
+}
