@@ -7,7 +7,7 @@ namespace Microsoft.ML.Srt.Training;
 /// <summary>
 /// AdamW (decoupled weight decay, bias-corrected moments) for the network's dense parameters, all at once. The parameters
 /// are re-pointed at consecutive slices of one flat buffer, so a step is a few operations over that buffer instead of a few
-/// per parameter: TorchSharp's AdamW issues about eight operations for each of the 30 parameter tensors of a 2-layer model,
+/// per parameter: TorchSharp's AdamW issues several operations for each of the 30 parameter tensors of a 2-layer model,
 /// and at these sizes every operation's fixed cost weighs more than its arithmetic. Measured on 2 cores (zeroing plus
 /// the update): 4.2-4.9 ms against 2.1-2.8 ms at d = 64, 7.0-8.1 ms against 4.3-5.1 ms at d = 128.
 /// The embedding tables are not here: <see cref="Model.LazyAdamW"/> updates only the rows a step used.
@@ -49,7 +49,7 @@ internal sealed class FlatAdamW : IDisposable
         _v = zeros(total, device: device);
     }
 
-    /// <summary>Drops the parameters' gradients (the next backward pass allocates fresh ones).</summary>
+    /// <summary>Sets the parameters' gradients to zero, as an optimizer's zero_grad does.</summary>
     public void ZeroGrad()
     {
         foreach (var p in _parameters)
