@@ -50,10 +50,10 @@ internal sealed class SampledSoftmaxLoss
             : _logQ.index_select(0, negativeRows).neg().unsqueeze(1);
         var left = cat(new[] { q, ones(q.shape[0], 1, device: q.device) }, 1);              // [P, d + 1]
         var right = cat(new[] { Prepare(negatives), negativeBias }, 1);                     // [X, d + 1]
-        // The [P, X] block is the loss's whole cost, so its gradient is worked out here, by hand, while the block is in
-        // cache: d(mean loss)/d logit = softmax / P, and the block is then overwritten in place and dropped. Autograd would
-        // keep it for the backward pass and read and write it several more times there. The small [P] and [P, W] parts
-        // stay with autograd.
+        // The [P, X] block's gradient is worked out here, by hand: d(mean loss)/d logit = softmax / P, times each factor of
+        // the product. The block is overwritten in place and dropped, where autograd would keep it alive until the backward
+        // pass and chain several [P, X] gradients through it. The step takes about as long either way (docs/benchmarks.md);
+        // what this saves is the block's memory. The small [P] and [P, W] parts stay with autograd.
         Tensor shift, negativeSum, leftGradient, rightGradient;
         using (no_grad())
         {
