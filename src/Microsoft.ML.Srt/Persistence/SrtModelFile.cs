@@ -249,9 +249,7 @@ internal static class SrtModelFile
         using var r = new BinaryReader(new MemoryStream(data, writable: false), Encoding.UTF8);
         try
         {
-            if (data.Length < 12 || r.ReadUInt32() != TokensMagic) throw Bad("it does not start with the SRTT signature");
-            uint version = r.ReadUInt32();
-            if (version != 1) throw Bad($"tokens layout version {version} is unknown");
+            ReadHeader(r, data.Length, TokensMagic, "SRTT", "tokens", Bad);
             int count = r.ReadInt32();
             if (count != fields.Count) throw Bad($"it holds {count} fields; {FeaturizerEntry} reads {fields.Count}");
             for (int f = 0; f < count; f++)
@@ -476,6 +474,14 @@ internal static class SrtModelFile
 
     private sealed record WeightTensor(ScalarType Type, long[] Shape, ReadOnlyMemory<byte> Data);
 
+    /// <summary>Checks the start shared by the binary entries: a 4-byte signature, then layout version 1 (a count follows).</summary>
+    private static void ReadHeader(BinaryReader r, int length, uint magic, string signature, string layout, Func<string, InvalidDataException> bad)
+    {
+        if (length < 12 || r.ReadUInt32() != magic) throw bad($"it does not start with the {signature} signature");
+        uint version = r.ReadUInt32();
+        if (version != 1) throw bad($"{layout} layout version {version} is unknown");
+    }
+
     private static Dictionary<string, WeightTensor> ReadWeights(byte[] data, Func<string, InvalidDataException> fail)
     {
         InvalidDataException Bad(string what) => fail($"{WeightsEntry} is malformed: {what}");
@@ -483,9 +489,7 @@ internal static class SrtModelFile
         using var r = new BinaryReader(new MemoryStream(data, writable: false), Encoding.UTF8);
         try
         {
-            if (data.Length < 12 || r.ReadUInt32() != WeightsMagic) throw Bad("it does not start with the SRTW signature");
-            uint version = r.ReadUInt32();
-            if (version != 1) throw Bad($"weights layout version {version} is unknown");
+            ReadHeader(r, data.Length, WeightsMagic, "SRTW", "weights", Bad);
             int count = r.ReadInt32();
             if (count < 0 || count > 100_000) throw Bad($"it claims {count} tensors");
             for (int k = 0; k < count; k++)
@@ -624,7 +628,7 @@ internal static class SrtModelFile
                 catch (ArgumentException e) { throw Bad($"token field '{t.Name}': {e.Message}"); }
             }
             // The tokenizer (0.2 s to create) is needed only to featurize a catalog the file does not hold tokens for.
-            return new ItemFeaturizer(SrtTrainer.DefaultTokenizer, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
+            return new ItemFeaturizer(ItemFeaturizer.DefaultTokenizer, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
         }
     }
 }

