@@ -165,7 +165,9 @@ internal sealed class SampledSoftmaxLoss
         using var scope = NewDisposeScope();
         var logits = Prepare(queries).matmul(Prepare(allItems).t()) / _temperature;
         if (historyCells is not null && bias is not null && historyCells.shape[0] > 0)
-            logits = logits.view(-1).index_add(0, historyCells, (bias / _temperature).expand(historyCells.shape[0]), 1).view_as(logits);
+            // scatter_add rather than index_add: index_add's alpha is a Scalar that TorchSharp creates implicitly and leaves
+            // to the finalizer, which can free it while the native call still reads it (seen once as a bogus "toFloat" error).
+            logits = logits.view(-1).scatter_add(0, historyCells, (bias / _temperature).expand(historyCells.shape[0])).view_as(logits);
         return nn.functional.cross_entropy(logits, targetRows - 1).MoveToOuterDisposeScope();
     }
 

@@ -69,10 +69,15 @@ internal sealed class FlatAdamW : IDisposable
         using var _ = no_grad();
         _step++;
         double c1 = 1 - Math.Pow(_beta1, _step), c2 = 1 - Math.Pow(_beta2, _step);
-        _weights.mul_(1 - lr * _weightDecay);
-        _m.mul_(_beta1).add_(gradient, alpha: 1 - _beta1);
-        _v.mul_(_beta2).addcmul_(gradient, gradient, value: 1 - _beta2);
-        _weights.addcdiv_(_m, _v.sqrt().div_(Math.Sqrt(c2)).add_(_eps), value: -lr / c1);
+        // Scalars made explicitly and disposed after the calls: an implicitly converted one is left to the finalizer,
+        // which may free it while libtorch still reads it.
+        using Scalar decay = (1 - lr * _weightDecay).ToScalar(), beta1 = _beta1.ToScalar(), beta2 = _beta2.ToScalar(),
+            keep1 = (1 - _beta1).ToScalar(), keep2 = (1 - _beta2).ToScalar(), root = Math.Sqrt(c2).ToScalar(),
+            eps = _eps.ToScalar(), step = (-lr / c1).ToScalar();
+        _weights.mul_(decay);
+        _m.mul_(beta1).add_(gradient, alpha: keep1);
+        _v.mul_(beta2).addcmul_(gradient, gradient, value: keep2);
+        _weights.addcdiv_(_m, _v.sqrt().div_(root).add_(eps), value: step);
     }
 
     public void Dispose()

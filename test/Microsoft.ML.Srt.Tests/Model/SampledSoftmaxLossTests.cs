@@ -176,8 +176,12 @@ public class SampledSoftmaxLossTests
         var items = tensor(new float[] { 1, 0, 0, 1, 1, 1 }).view(3, 2);   // rows 1..3
         var queries = tensor(new float[] { 2, 0 }).view(1, 2);
         // Position 0's history holds row 1 (column 0): logits 2 − 3, 0, 2; target = third.
-        using var value = loss.AllItems(queries, items, tensor(new long[] { 3 }), tensor(new long[] { 0 }), tensor(new[] { -3f }));
-        double expected = Math.Log(Math.Exp(-1) + Math.Exp(0) + Math.Exp(2)) - 2;
-        Assert.Equal(expected, value.item<float>(), 4);
+        using var bias = tensor(new[] { -3f }).requires_grad_(true);
+        using var value = loss.AllItems(queries, items, tensor(new long[] { 3 }), tensor(new long[] { 0 }), bias);
+        double z = Math.Exp(-1) + Math.Exp(0) + Math.Exp(2);
+        Assert.Equal(Math.Log(z) - 2, value.item<float>(), 4);
+        // The bias reaches the loss only through the history cell, so its gradient is that cell's softmax probability.
+        value.backward();
+        Assert.Equal(Math.Exp(-1) / z, bias.grad!.item<float>(), 4);
     }
 }
