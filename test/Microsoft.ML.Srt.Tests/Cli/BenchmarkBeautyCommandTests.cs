@@ -12,6 +12,7 @@ public class BenchmarkBeautyCommandTests
 {
     private const string TinyTrain = "--train-args=--dimension 16 --layers 1 --heads 1 --epochs 2 --batch-size 16 --device cpu";
     private const string TinyStep = "--step-args=--items 100 --steps 2 --length 8 --dimension 16 --layers 1 --heads 1 --negatives 20 --batch-size 8 --device cpu";
+    private const string TinyBeautyStep = "--beauty-step-args=--dimension 16 --layers 1 --heads 1 --epochs 1 --batch-size 16 --device cpu";
     private const string TinyScoring = "--scoring-args=--latency-samples 10 --users 8 --batch-size 8 --device cpu";
     private static readonly byte[] PngMagic = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -50,7 +51,7 @@ public class BenchmarkBeautyCommandTests
         var doc = Path.Combine(t.Folder, "docs", "benchmarks.md");
         Directory.CreateDirectory(Path.GetDirectoryName(doc)!);
         File.WriteAllText(doc, "# Benchmarks\n\nHand-written introduction.\n\n## Older measurements\n\nHand-written table.\n");
-        string[] common = ["--data-dir", data, "--out-dir", outDir, "--doc", doc, "--row-minutes", "5", TinyTrain, TinyStep, TinyScoring];
+        string[] common = ["--data-dir", data, "--out-dir", outDir, "--doc", doc, "--row-minutes", "5", TinyTrain, TinyStep, TinyScoring, TinyBeautyStep];
 
         var first = Run(["--rows", "popularity,srt-10,srt-1k,speed", .. common]);
         Assert.True(first.Code == 0, first.Error + first.Progress);
@@ -85,6 +86,12 @@ public class BenchmarkBeautyCommandTests
         Assert.Equal(2, speed.GetProperty("step").GetProperty("steps").GetInt32());
         if (OperatingSystem.IsLinux())   // the hypervisor's share of the CPU during the timed steps, from /proc/stat
             Assert.InRange(speed.GetProperty("step").GetProperty("cpu_steal_percent").GetDouble(), 0, 100);
+        // The step on Beauty's own batches: srt train with the step target's preset, whose options the extra args replace.
+        var beautyStep = speed.GetProperty("beauty_step");
+        Assert.Equal("cpu-small", beautyStep.GetProperty("options").GetProperty("preset").GetString());
+        Assert.Equal(16, beautyStep.GetProperty("options").GetProperty("dimension").GetInt32());
+        Assert.Equal(1, beautyStep.GetProperty("epochs").GetInt32());
+        Assert.True(beautyStep.GetProperty("ms_per_step").GetDouble() > 0);
         Assert.True(speed.GetProperty("scoring").GetProperty("single_user").GetProperty("prediction_engine").GetProperty("p50_ms").GetDouble() > 0);
         Assert.True(Row(outDir, "speed").GetProperty("machine").GetProperty("cores").GetInt32() >= 1);
 
@@ -96,6 +103,8 @@ public class BenchmarkBeautyCommandTests
         Assert.Contains($"| srt-10 | {Cell(srt10Train.GetProperty("ndcg@5").GetDouble())} | {Cell(srt10Train.GetProperty("hit@5").GetDouble())} |", text);
         Assert.Contains("| srt-300 (not run) |", text);
         Assert.Contains("Cannot be checked yet: srt-100, srt-300 not run.", text);
+        Assert.Contains($"| optimizer step on Beauty's own length-bucketed batches, `srt train --preset cpu-small --epochs 1`: d = 16, 1 layer, 1,000 shared negatives, " +
+            $"batch 16 | mean {beautyStep.GetProperty("ms_per_step").GetDouble().ToString("F1", CultureInfo.InvariantCulture)} ms;", text);
         Assert.Contains("](benchmarks/beauty-validation-ndcg10.png)", text);
         Assert.Contains("](benchmarks/beauty-ndcg5-vs-negatives.png)", text);
         foreach (var png in new[] { "beauty-validation-ndcg10.png", "beauty-ndcg5-vs-negatives.png" })
@@ -172,6 +181,9 @@ public class BenchmarkBeautyCommandTests
         var setByBenchmark = Run("--data-dir", data, "--train-args=--negatives 5");
         Assert.Equal(2, setByBenchmark.Code);
         Assert.Contains("may not set --negatives", setByBenchmark.Error);
+        var beautyStepData = Run("--data-dir", data, "--beauty-step-args=--interactions other.txt");
+        Assert.Equal(2, beautyStepData.Code);
+        Assert.Contains("option '--beauty-step-args' may not set --interactions", beautyStepData.Error);
         var badMinutes = Run("--data-dir", data, "--row-minutes", "0");
         Assert.Equal(2, badMinutes.Code);
         Assert.Contains("--row-minutes", badMinutes.Error);

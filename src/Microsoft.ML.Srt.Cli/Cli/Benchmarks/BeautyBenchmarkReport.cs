@@ -236,6 +236,15 @@ internal static class BeautyBenchmarkReport
                  $"{Count(BeautyBenchmarkResults.Number(step, "sequences_per_second"))} sequences/s" +
                  (BeautyBenchmarkResults.Number(step, "cpu_steal_percent") is double steal ? $"; {Fixed(steal, 1)}% of the CPU stolen by the hypervisor" : "") + " |");
         }
+        var beautyStep = results.SpeedResult("beauty_step");
+        if (beautyStep is not null)
+        {
+            var o = beautyStep["options"];
+            Line($"| optimizer step on Beauty's own length-bucketed batches, `srt train --preset {BeautyBenchmarkResults.Text(o, "preset")} --epochs " +
+                 $"{Count(BeautyBenchmarkResults.Number(beautyStep, "epochs"))}`: d = {Count(BeautyBenchmarkResults.Number(o, "dimension"))}, {Layers(BeautyBenchmarkResults.Number(o, "layers"))}, " +
+                 $"{Negatives(o?["negatives"])} shared negatives, batch {Count(BeautyBenchmarkResults.Number(o, "batch_size"))} | mean {Fixed(BeautyBenchmarkResults.Number(beautyStep, "ms_per_step"), 1)} ms; " +
+                 $"{Count(BeautyBenchmarkResults.Number(beautyStep, "sequences_per_second"))} sequences/s |");
+        }
         if (train is not null)
         {
             Line($"| training on Beauty, the default recipe (`{BeautyBenchmarkRows.DefaultRecipe}` row) | {Count(BeautyBenchmarkResults.Number(train, "sequences_per_second"))} sequences/s, " +

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.ML.Srt.Training;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -17,6 +18,14 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
     // Options the benchmark sets itself for every child; --train-args may not repeat them.
     private static readonly string[] _trainOptionsSet = ["interactions", "items", "attributes", "format", "model", "metrics-json", "max-minutes", "negatives", "representation"];
     private static readonly string[] _scoringOptionsSet = ["model", "interactions", "items", "attributes", "format"];
+    private static readonly string[] _beautyStepOptionsSet = ["interactions", "items", "attributes", "format", "model", "metrics-json"];
+
+    /// <summary>
+    /// The speed step's training run on Beauty's own batches: the model size the step target names (d = 64, 2 layers),
+    /// the default 1,000 shared negatives and batch 128, for a few epochs. Its JSON's ms_per_step is the mean optimizer step
+    /// over length-bucketed batches, as <c>srt train</c> measures it; <c>--beauty-step-args</c> may replace either option.
+    /// </summary>
+    internal static readonly string[] BeautyStepDefaults = ["--preset", SrtPresets.CpuSmall, "--epochs", "3"];
     private static readonly JsonSerializerOptions _indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private const double DefaultRowMinutes = 25;
     private readonly TextWriter _progress = progress ?? Console.Error;
@@ -36,6 +45,7 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
         new("train-args", "Extra options for every srt train, as one value (--train-args=\"--epochs 1 --preset cpu-small\").", "ARGS"),
         new("step-args", "Extra options for srt benchmark step (speed step).", "ARGS"),
         new("scoring-args", "Extra options for srt benchmark scoring (speed step).", "ARGS"),
+        new("beauty-step-args", $"Extra options for the speed step's srt train on Beauty's own batches (default: {string.Join(' ', BeautyStepDefaults)}).", "ARGS"),
     ];
 
     public int Execute(CliArguments arguments, TextWriter output)
@@ -47,6 +57,7 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
         var trainArgs = SplitArgs(arguments, "train-args", _trainOptionsSet);
         var stepArgs = SplitArgs(arguments, "step-args", []);
         var scoringArgs = SplitArgs(arguments, "scoring-args", _scoringOptionsSet);
+        var beautyStepArgs = SplitArgs(arguments, "beauty-step-args", _beautyStepOptionsSet);
         var outDir = Path.GetFullPath(arguments.GetRequired("out-dir"));
         var docPath = Path.GetFullPath(arguments.GetRequired("doc"));
         bool force = arguments.Has("force");
@@ -71,6 +82,8 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
             {
                 ["step"] = ["benchmark", "step", .. stepArgs],
                 ["scoring"] = ["benchmark", "scoring", "--model", modelPath, .. DataOptions(data), .. scoringArgs],
+                ["beauty_step"] = ["train", .. DataOptions(data), "--metrics-json", Path.Combine(outDir, BeautyBenchmarkRows.Speed, "beauty_step.json"),
+                    .. WithDefaults(BeautyStepDefaults, beautyStepArgs)],
             };
             var fingerprint = Fingerprint(data);
             fingerprint["model.zip"] = FileFingerprint(modelPath);
@@ -231,12 +244,22 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
         return args;
     }
 
+    /// <summary>The extra options, after each default option (a name and its value) that they do not set themselves.</summary>
+    private static string[] WithDefaults(string[] defaults, string[] extra)
+    {
+        var given = extra.Where(a => a.StartsWith("--", StringComparison.Ordinal)).Select(a => a.Split('=')[0]).ToHashSet();
+        var result = new List<string>();
+        for (int k = 0; k + 1 < defaults.Length; k += 2)
+            if (!given.Contains(defaults[k])) result.AddRange([defaults[k], defaults[k + 1]]);
+        return [.. result, .. extra];
+    }
+
     /// <summary>The benchmark's own command line, as recorded with each result (options at their defaults left out).</summary>
     private static string BenchmarkCommandLine(CliArguments arguments, double rowMinutes)
     {
         var parts = new List<string> { "srt benchmark beauty --data-dir", SrtChildProcess.Quote(DisplayPath(Path.GetFullPath(arguments.GetRequired("data-dir")))) };
         if (rowMinutes != DefaultRowMinutes) parts.Add("--row-minutes " + rowMinutes.ToString(CultureInfo.InvariantCulture));
-        foreach (var name in new[] { "train-args", "step-args", "scoring-args" })
+        foreach (var name in new[] { "train-args", "step-args", "scoring-args", "beauty-step-args" })
             if (arguments.Get(name) is { } value) parts.Add($"--{name}={SrtChildProcess.Quote(value)}");
         return string.Join(' ', parts);
     }
