@@ -21,7 +21,7 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
     private static readonly string[] _beautyStepOptionsSet = ["interactions", "items", "attributes", "format", "model", "metrics-json"];
 
     /// <summary>
-    /// The speed step's training run on Beauty's own batches: the model size the step target names (d = 64, 2 layers),
+    /// The speed step's training run on Beauty's own batches: the model size of the step target in docs/benchmarks.md (d = 64, 2 layers),
     /// the default 1,000 shared negatives and batch 128, for a few epochs. Its JSON's ms_per_step is the mean optimizer step
     /// over length-bucketed batches, as <c>srt train</c> measures it; <c>--beauty-step-args</c> may replace either option.
     /// </summary>
