@@ -133,14 +133,14 @@ internal sealed class ItemEncoder : nn.Module<Tensor, Tensor>
             var table = _fieldIsText[f] ? _textTokens! : _tokenFields[tokenField++];
             if (!used.TryGetValue(table, out var mask))
                 used[table] = mask = zeros(table.Weight.shape[0], ScalarType.Bool, table.Weight.device);
-            mask.index_fill_(0, _fieldTokens[f].flatten(), true);
+            mask.index_fill_(0, _fieldTokens[f].flatten(), Scalars.True);
         }
         long zeroed = 0;
         foreach (var (table, mask) in used)
         {
             var unused = mask.logical_not();
-            zeroed += unused.logical_and(table.Weight.ne(0).any(1)).sum().item<long>();
-            table.Weight.masked_fill_(unused.unsqueeze(1), 0);
+            zeroed += unused.logical_and(table.Weight.ne(Scalars.Zero).any(1)).sum().item<long>();
+            table.Weight.masked_fill_(unused.unsqueeze(1), Scalars.Zero);
         }
         return zeroed;
     }

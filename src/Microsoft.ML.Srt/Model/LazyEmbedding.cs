@@ -65,7 +65,7 @@ internal sealed class LazyEmbedding : nn.Module
     private static Tensor Pool(Tensor table, Tensor tokens)
     {
         // Bags of the non-padding tokens given by offsets: libtorch's fast path, which padding_idx would turn off.
-        var present = tokens.ne(0);
+        var present = tokens.ne(Scalars.Zero);
         var counts = present.sum(1);
         // freeze mirrors the table's own flag: from_pretrained sets requires_grad on the tensor it is given.
         using var bag = nn.EmbeddingBag_from_pretrained(table, freeze: !table.requires_grad, mode: EmbeddingBagMode.Mean);
@@ -80,10 +80,11 @@ internal sealed class LazyEmbedding : nn.Module
     private (Tensor Leaf, Tensor Local) Gather(Tensor ids)
     {
         long rows = Weight.shape[0];
-        var used = zeros(rows, ScalarType.Bool, ids.device).index_fill_(0, ids, true);
-        used[0] = true;
+        var used = zeros(rows, ScalarType.Bool, ids.device).index_fill_(0, ids, Scalars.True);
+        used[0].fill_(Scalars.True);
         var unique = used.nonzero().squeeze(1);                                                   // ascending, starts with 0
-        var position = zeros(rows, ScalarType.Int64, ids.device).index_copy_(0, unique, arange(unique.shape[0], ScalarType.Int64, ids.device));
+        using var uniqueCount = unique.shape[0].ToScalar();
+        var position = zeros(rows, ScalarType.Int64, ids.device).index_copy_(0, unique, arange(uniqueCount, ScalarType.Int64, ids.device));
         var leaf = Weight.index_select(0, unique).detach().requires_grad_(true);
         _touched.Add((unique.DetachFromDisposeScope(), leaf.DetachFromDisposeScope()));
         return (leaf, position.index_select(0, ids));
@@ -124,7 +125,7 @@ internal sealed class LazyAdamW : IDisposable
             var rows = cat(touched.Select(p => p.Rows).ToArray(), 0);
             var grads = cat(touched.Select(p => p.Leaf.grad!).ToArray(), 0);
             var (unique, inverse, _) = rows.unique(sorted: true, return_inverse: true);
-            result.Add((t, unique, zeros(unique.shape[0], grads.shape[1], device: grads.device).index_add_(0, inverse!, grads, 1)));
+            result.Add((t, unique, zeros(unique.shape[0], grads.shape[1], device: grads.device).index_add_(0, inverse!, grads, Scalars.One)));
         }
         return result;
     }
@@ -136,18 +137,22 @@ internal sealed class LazyAdamW : IDisposable
         using var _ = no_grad();
         _step++;
         double c1 = 1 - Math.Pow(_beta1, _step), c2 = 1 - Math.Pow(_beta2, _step);
+        // Explicit Scalars, alive until the calls return (see Scalars).
+        using Scalar beta1 = _beta1.ToScalar(), keep1 = (1 - _beta1).ToScalar(), beta2 = _beta2.ToScalar(), keep2 = (1 - _beta2).ToScalar(),
+            decay = (1 - lr * _weightDecay).ToScalar(), correction1 = c1.ToScalar(), correction2 = c2.ToScalar(), eps = _eps.ToScalar(),
+            rate = lr.ToScalar();
         foreach (var (t, rows0, g) in gradients)
         {
             // Never train the padding row.
-            var keep = rows0.ne(0).nonzero().squeeze(1);
+            var keep = rows0.ne(Scalars.Zero).nonzero().squeeze(1);
             var rows = rows0.index_select(0, keep);
             var grad = g.index_select(0, keep);
-            var m = _m[t].index_select(0, rows).mul_(_beta1).add_(grad, alpha: 1 - _beta1);
-            var v = _v[t].index_select(0, rows).mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
+            var m = _m[t].index_select(0, rows).mul_(beta1).add_(grad, alpha: keep1);
+            var v = _v[t].index_select(0, rows).mul_(beta2).addcmul_(grad, grad, value: keep2);
             _m[t].index_copy_(0, rows, m);
             _v[t].index_copy_(0, rows, v);
-            var w = _tables[t].Weight.index_select(0, rows).mul_(1 - lr * _weightDecay);
-            w.sub_((m / c1).div_((v / c2).sqrt_().add_(_eps)).mul_(lr));
+            var w = _tables[t].Weight.index_select(0, rows).mul_(decay);
+            w.sub_(m.div(correction1).div_(v.div(correction2).sqrt_().add_(eps)).mul_(rate));
             _tables[t].Weight.index_copy_(0, rows, w);
         }
         foreach (var table in _tables) table.ClearTouched();

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Srt.Model;
@@ -40,7 +41,9 @@ internal sealed class SampledSoftmaxLoss
         HistoryTerm? history = null)
     {
         using var scope = NewDisposeScope();
-        var q = Prepare(queries) / _temperature;
+        using var temperature = _temperature.ToScalar();
+        using var positionCount = queries.shape[0].ToScalar();
+        var q = Prepare(queries).div(temperature);
         var positive = (q * Prepare(targets)).sum(-1);                                      // [P]
         if (_logQ is not null) positive = positive - _logQ.index_select(0, targetRows);
         if (history is not null) positive = positive + history.TargetOffset;
@@ -65,7 +68,7 @@ internal sealed class SampledSoftmaxLoss
             negativeSum = block.sum(1);
             var total = negativeSum + (positive - shift).exp();
             if (history is not null) total = total + (history.Logits - shift.unsqueeze(1)).exp().sum(1);
-            block.mul_(total.mul(q.shape[0]).reciprocal_().unsqueeze(1));                   // softmax / P
+            block.mul_(total.mul(positionCount).reciprocal_().unsqueeze(1));                // softmax / P
             leftGradient = block.mm(right);
             rightGradient = block.t().mm(left);
         }
@@ -105,9 +108,10 @@ internal sealed class SampledSoftmaxLoss
     public HistoryTerm HistoryLogits(Tensor queries, Tensor historyVectors, Tensor counts, Tensor repeats, Tensor bias)
     {
         using var scope = NewDisposeScope();
-        var b = bias / _temperature;
-        var logits = (Prepare(queries) / _temperature).bmm(Prepare(historyVectors).transpose(1, 2)) + b;   // [B, W, W]
-        logits = logits.masked_fill(counts.logical_not(), double.NegativeInfinity);
+        using var temperature = _temperature.ToScalar();
+        var b = bias.div(temperature);
+        var logits = Prepare(queries).div(temperature).bmm(Prepare(historyVectors).transpose(1, 2)) + b;   // [B, W, W]
+        logits = logits.masked_fill(counts.logical_not(), Scalars.NegativeInfinity);
         long w = logits.shape[2];
         return new HistoryTerm(logits.view(-1, w).MoveToOuterDisposeScope(), (repeats * b).MoveToOuterDisposeScope());
     }
@@ -119,7 +123,7 @@ internal sealed class SampledSoftmaxLoss
     private void MaskAccidentalHits(Tensor negative, Tensor targetRows, Tensor negativeRows)
     {
         long rows = _itemRows > 0 ? _itemRows : Math.Max(targetRows.max().item<long>(), negativeRows.max().item<long>()) + 1;
-        var drawn = zeros(rows, ScalarType.Bool, negative.device).index_fill_(0, negativeRows, true);
+        var drawn = zeros(rows, ScalarType.Bool, negative.device).index_fill_(0, negativeRows, Scalars.True);
         var candidates = drawn.index_select(0, targetRows).nonzero().squeeze(1);       // positions whose target was drawn
         if (candidates.shape[0] == 0) return;
         var hits = targetRows.index_select(0, candidates).unsqueeze(1).eq(negativeRows.unsqueeze(0)).nonzero(); // [h, 2]
@@ -137,16 +141,17 @@ internal sealed class SampledSoftmaxLoss
         HistoryTerm? history = null)
     {
         using var scope = NewDisposeScope();
+        using var temperature = _temperature.ToScalar();
         var q = Prepare(queries);
-        var positive = (q * Prepare(targets)).sum(-1) / _temperature;                     // [B, L]
-        var negative = q.bmm(Prepare(negatives).transpose(1, 2)) / _temperature;          // [B, L, X]
+        var positive = (q * Prepare(targets)).sum(-1).div(temperature);                   // [B, L]
+        var negative = q.bmm(Prepare(negatives).transpose(1, 2)).div(temperature);        // [B, L, X]
         if (_logQ is not null)
         {
             positive = positive - _logQ.index_select(0, targetRows.flatten()).view_as(targetRows);
             negative = negative - _logQ.index_select(0, negativeRows.flatten()).view_as(negativeRows).unsqueeze(1);
         }
-        negative = negative.masked_fill(targetRows.unsqueeze(2).eq(negativeRows.unsqueeze(1)), double.NegativeInfinity);
-        var valid = targetRows.flatten().gt(0).nonzero().squeeze(1);
+        negative = negative.masked_fill(targetRows.unsqueeze(2).eq(negativeRows.unsqueeze(1)), Scalars.NegativeInfinity);
+        var valid = targetRows.flatten().gt(Scalars.Zero).nonzero().squeeze(1);
         long x = negative.shape[2];
         var flatPositive = positive.flatten();
         if (history is not null) flatPositive = flatPositive + history.TargetOffset;
@@ -163,12 +168,13 @@ internal sealed class SampledSoftmaxLoss
     public Tensor AllItems(Tensor queries, Tensor allItems, Tensor targetRows, Tensor? historyCells = null, Tensor? bias = null)
     {
         using var scope = NewDisposeScope();
-        var logits = Prepare(queries).matmul(Prepare(allItems).t()) / _temperature;
+        using var temperature = _temperature.ToScalar();
+        var logits = Prepare(queries).matmul(Prepare(allItems).t()).div(temperature);
         if (historyCells is not null && bias is not null && historyCells.shape[0] > 0)
             // scatter_add rather than index_add: index_add's alpha is a Scalar that TorchSharp creates implicitly and leaves
             // to the finalizer, which can free it while the native call still reads it (seen once as a bogus "toFloat" error).
-            logits = logits.view(-1).scatter_add(0, historyCells, (bias / _temperature).expand(historyCells.shape[0])).view_as(logits);
-        return nn.functional.cross_entropy(logits, targetRows - 1).MoveToOuterDisposeScope();
+            logits = logits.view(-1).scatter_add(0, historyCells, bias.div(temperature).expand(historyCells.shape[0])).view_as(logits);
+        return nn.functional.cross_entropy(logits, targetRows.sub(Scalars.One)).MoveToOuterDisposeScope();
     }
 
 }

@@ -42,7 +42,8 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long length = items.shape[1];
-        var x = _dropout.forward(items + _positions.forward(arange(length, ScalarType.Int64, items.device)));
+        using var positionCount = length.ToScalar();
+        var x = _dropout.forward(items + _positions.forward(arange(positionCount, ScalarType.Int64, items.device)));
         foreach (var block in _blocks) x = block.forward(x);
         return _finalNorm.forward(x).MoveToOuterDisposeScope();
     }
@@ -59,7 +60,8 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long b = items.shape[0], length = items.shape[1], d = items.shape[2];
         if (last.Length != b || last.Any(t => t < 0 || t >= length)) throw new ArgumentException("One last position per row, inside the sequence.", nameof(last));
-        var x = _dropout.forward(items + _positions.forward(arange(length, ScalarType.Int64, items.device)));
+        using var positionCount = length.ToScalar();
+        var x = _dropout.forward(items + _positions.forward(arange(positionCount, ScalarType.Int64, items.device)));
         for (int i = 0; i < _blocks.Count - 1; i++) x = _blocks[i].forward(x);
         var at = new long[b];
         for (int r = 0; r < b; r++) at[r] = r * length + last[r];
@@ -130,8 +132,9 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
             Tensor? mask = null;
             if (last is not null)
             {
-                var after = arange(l, ScalarType.Int64, x.device).unsqueeze(0).gt(last.unsqueeze(1));      // [B, L]
-                mask = zeros(b, l, device: x.device).masked_fill_(after, double.NegativeInfinity).view(b, 1, 1, l);
+                using var positionCount = l.ToScalar();
+                var after = arange(positionCount, ScalarType.Int64, x.device).unsqueeze(0).gt(last.unsqueeze(1)); // [B, L]
+                mask = zeros(b, l, device: x.device).masked_fill_(after, Scalars.NegativeInfinity).view(b, 1, 1, l);
             }
             var attended = nn.functional.scaled_dot_product_attention(q, kv[0], kv[1], attn_mask: mask!).reshape(b, d);
             var y = x.reshape(b * l, d).index_select(0, at) + _out.forward(attended);
@@ -149,9 +152,10 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
             if (_causalBias is null || _causalBias.shape[0] != l)
             {
                 _causalBias?.Dispose();
-                _causalBias = full(l, l, double.NegativeInfinity, device: q.device).triu_(1).DetachFromDisposeScope();
+                _causalBias = full(l, l, Scalars.NegativeInfinity, device: q.device).triu_(1).DetachFromDisposeScope();
             }
-            var scores = q.matmul(k.transpose(-2, -1)).mul_(1.0 / Math.Sqrt(q.shape[3])).add_(_causalBias);
+            using var scale = (1.0 / Math.Sqrt(q.shape[3])).ToScalar();
+            var scores = q.matmul(k.transpose(-2, -1)).mul_(scale).add_(_causalBias);
             var weights = FastDropout.Apply(scores.softmax(-1), _attentionDropout, true, _masks);
             return weights.matmul(v);
         }

@@ -1,6 +1,7 @@
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Srt.Scoring;
@@ -38,7 +39,8 @@ internal sealed class SrtScorer
         for (int start = 1; start <= itemCount; start += chunk)
         {
             int end = Math.Min(itemCount + 1, start + chunk);
-            var rows = arange(start, end, ScalarType.Int64, _device);
+            using Scalar first = start.ToScalar(), stop = end.ToScalar(); // alive until arange returns (see Scalars)
+            var rows = arange(first, stop, ScalarType.Int64, _device);
             parts.Add(fieldTokens is null ? _network.Items.forward(rows) : _network.Items.Encode(fieldTokens, rows));
         }
         if (wasTraining) _network.train();
@@ -130,11 +132,11 @@ internal sealed class SrtScorer
                 for (int i = 0; i < batch.Length; i++)
                     foreach (var item in histories[i].Distinct())
                         if (item != cases.Targets[batch[i]]) flat.Add((long)i * n + item);
-                if (flat.Count > 0) scores.view(-1).index_fill_(0, tensor(flat.ToArray(), device: _device), float.NegativeInfinity);
+                if (flat.Count > 0) scores.view(-1).index_fill_(0, tensor(flat.ToArray(), device: _device), Scalars.NegativeInfinity);
             }
             var targets = tensor(batch.Select(k => (long)cases.Targets[k]).ToArray(), device: _device).unsqueeze(1);
             var targetScores = scores.gather(1, targets);
-            var ranks = scores.ge(targetScores).sum(1).sub(1).cpu().data<long>().ToArray();
+            var ranks = scores.ge(targetScores).sum(1).sub(Scalars.One).cpu().data<long>().ToArray();
             foreach (var r in ranks) metrics.AddRank(r < 0 ? n - 1 : r); // a NaN target score ranks last
         }
     }

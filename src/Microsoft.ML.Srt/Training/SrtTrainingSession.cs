@@ -219,8 +219,9 @@ internal sealed class SrtTrainingSession
         if (allItems)
         {
             // Every catalog item is a candidate: encode the whole catalog once per step.
+            using Scalar firstRow = 1L.ToScalar(), endRow = (_itemCount + 1L).ToScalar();
             var vectors = cat(new[] { zeros(1, _network.Shape.Dimension, device: _device),
-                _network.Items.forward(arange(1, _itemCount + 1, ScalarType.Int64, _device)) }, 0);
+                _network.Items.forward(arange(firstRow, endRow, ScalarType.Int64, _device)) }, 0);
             var hidden = _network.Encode(vectors.index_select(0, tensor(inputRows, device: _device)).view(b, width, -1));
             var valid = Enumerable.Range(0, b * width).Where(k => targetRows[k] > 0).ToArray();
             var positions = tensor(valid.Select(k => (long)k).ToArray(), device: _device);
@@ -394,7 +395,7 @@ internal sealed class SrtTrainingSession
         if (grads.Count == 0) return;
         double norm = stack(grads.Select(g => g.norm()).ToArray()).norm().item<float>();
         if (norm <= maxNorm || !double.IsFinite(norm)) return;
-        double scale = maxNorm / (norm + 1e-6);
+        using var scale = (maxNorm / (norm + 1e-6)).ToScalar();
         foreach (var g in grads) g.mul_(scale);
     }
 
