@@ -57,23 +57,25 @@ internal sealed class SampledSoftmaxLoss
         // the product. The block is overwritten in place and dropped, where autograd would keep it alive until the backward
         // pass and chain several [P, X] gradients through it. The step takes about as long either way (docs/benchmarks.md);
         // what this saves is the block's memory. The small [P] and [P, W] parts stay with autograd.
-        Tensor shift, negativeSum, leftGradient, rightGradient;
+        Tensor shift, block;
         using (no_grad())
         {
-            var block = left.mm(right.t());                                                  // logits [P, X]
+            block = left.mm(right.t());                                                      // logits [P, X]
             MaskAccidentalHits(block, targetRows, negativeRows);
             shift = maximum(block.amax(new long[] { 1 }), positive);
             if (history is not null) shift = maximum(shift, history.Logits.amax(new long[] { 1 }));
             block.sub_(shift.unsqueeze(1)).exp_();                                          // e^(logit − shift)
-            negativeSum = block.sum(1);
-            var total = negativeSum + (positive - shift).exp();
-            if (history is not null) total = total + (history.Logits - shift.unsqueeze(1)).exp().sum(1);
-            block.mul_(total.mul(positionCount).reciprocal_().unsqueeze(1));                // softmax / P
+        }
+        // The sum over the target, the negatives and the history; autograd sees the negatives' part as a constant.
+        var sum = block.sum(1) + (positive - shift).exp();
+        if (history is not null) sum = sum + (history.Logits - shift.unsqueeze(1)).exp().sum(1);
+        Tensor leftGradient, rightGradient;
+        using (no_grad())
+        {
+            block.mul_(sum.mul(positionCount).reciprocal_().unsqueeze(1));                  // softmax / P
             leftGradient = block.mm(right);
             rightGradient = block.t().mm(left);
         }
-        var sum = negativeSum + (positive - shift).exp();
-        if (history is not null) sum = sum + (history.Logits - shift.unsqueeze(1)).exp().sum(1);
         var loss = (sum.log() + shift - positive).mean();
         // Worth nothing, but its gradient is exactly the block's: leftGradient on [q, 1] and rightGradient on [e, −logQ].
         var blockTerm = (left * leftGradient).sum() + (right * rightGradient).sum();
