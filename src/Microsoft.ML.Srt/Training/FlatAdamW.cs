@@ -15,7 +15,7 @@ namespace Microsoft.ML.Srt.Training;
 internal sealed class FlatAdamW : IDisposable
 {
     private readonly Parameter[] _parameters;
-    private readonly Tensor _weights, _m, _v;
+    private readonly Tensor _weights, _gradients, _m, _v;
     private readonly double _beta1, _beta2, _eps, _weightDecay;
     private long _step;
 
@@ -33,6 +33,7 @@ internal sealed class FlatAdamW : IDisposable
             throw new ArgumentException("FlatAdamW needs float32 parameters on one device.", nameof(parameters));
         long total = _parameters.Sum(p => p.numel());
         _weights = zeros(total, device: device);
+        _gradients = zeros(total, device: device);
         using (no_grad())
         {
             long offset = 0;
@@ -42,6 +43,9 @@ internal sealed class FlatAdamW : IDisposable
                 using var slice = _weights.narrow(0, offset, n).view(p.shape);
                 slice.copy_(p);
                 p.set_(slice);   // same Parameter, now a view of the buffer: modules and state_dict see no difference
+                // Its gradient too: backward accumulates in place into an existing gradient, so the gradients arrive in
+                // one flat buffer, with no per-step gather.
+                p.grad = _gradients.narrow(0, offset, n).view(p.shape);
                 offset += n;
             }
         }
@@ -50,18 +54,14 @@ internal sealed class FlatAdamW : IDisposable
     }
 
     /// <summary>Sets the parameters' gradients to zero, as an optimizer's zero_grad does.</summary>
-    public void ZeroGrad()
-    {
-        foreach (var p in _parameters)
-            using (var g = p.grad) g?.zero_();
-    }
+    public void ZeroGrad() => _gradients.zero_();
 
-    /// <summary>All gradients as one flat tensor in the buffer's order (zeros for a parameter that has none).</summary>
-    public Tensor GatherGradients() =>
-        cat(_parameters.Select(p => p.grad is { } g ? g.flatten() : zeros(p.numel(), device: _weights.device)).ToArray(), 0);
+    /// <summary>All gradients as one flat tensor in the buffer's order (zeros for a parameter the last backward did not
+    /// reach): the buffer the parameters' gradients are views of, so scaling it scales them.</summary>
+    public Tensor Gradient => _gradients;
 
     /// <summary>One AdamW step at learning rate <paramref name="lr"/> with <paramref name="gradient"/> from
-    /// <see cref="GatherGradients"/> (after any clipping).</summary>
+    /// <see cref="Gradient"/> (after any clipping).</summary>
     public void Step(double lr, Tensor gradient)
     {
         if (gradient.numel() != _weights.numel()) throw new ArgumentException("Expected the gradient of every parameter, flat.", nameof(gradient));
@@ -84,6 +84,7 @@ internal sealed class FlatAdamW : IDisposable
     {
         _m.Dispose();
         _v.Dispose();
+        _gradients.Dispose();
         // Only this handle goes: the storage lives on in the parameters, which are views of it.
         _weights.Dispose();
     }

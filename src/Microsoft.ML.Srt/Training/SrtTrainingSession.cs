@@ -323,7 +323,7 @@ internal sealed class SrtTrainingSession
         }
         else Profile?.Mark("backward");
         var tableGradients = lazyOptimizer.CollectGradients();
-        var denseGradient = optimizer.GatherGradients();
+        var denseGradient = optimizer.Gradient;
         if (o.GradientClipNorm > 0) ClipGradients(tableGradients.Select(g => g.Grad).Prepend(denseGradient), o.GradientClipNorm);
         Profile?.Mark("clip");
         optimizer.Step(lr, denseGradient);

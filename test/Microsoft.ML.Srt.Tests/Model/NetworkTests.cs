@@ -151,7 +151,7 @@ public class NetworkTests
 
             ours.ZeroGrad();
             (flat.forward(input) - target).pow(2).mean().backward();
-            ours.Step(0.05, ours.GatherGradients());
+            ours.Step(0.05, ours.Gradient);
         }
         var expected = reference.state_dict();
         foreach (var (name, value) in flat.state_dict())
