@@ -69,8 +69,7 @@ internal sealed class FlatAdamW : IDisposable
         using var _ = no_grad();
         _step++;
         double c1 = 1 - Math.Pow(_beta1, _step), c2 = 1 - Math.Pow(_beta2, _step);
-        // Scalars made explicitly and disposed after the calls: an implicitly converted one is left to the finalizer,
-        // which may free it while libtorch still reads it.
+        // Explicit Scalars, alive until the calls return (see Model.Scalars).
         using Scalar decay = (1 - lr * _weightDecay).ToScalar(), beta1 = _beta1.ToScalar(), beta2 = _beta2.ToScalar(),
             keep1 = (1 - _beta1).ToScalar(), keep2 = (1 - _beta2).ToScalar(), root = Math.Sqrt(c2).ToScalar(),
             eps = _eps.ToScalar(), step = (-lr / c1).ToScalar();
