@@ -14,7 +14,7 @@ public delegate void CatalogScorer(ReadOnlySpan<int> history, Span<float> scores
 /// <summary>
 /// Full-ranking evaluation of a <see cref="CatalogScorer"/> delegate (one history at a time), for ad-hoc scorers: a
 /// shorthand for <see cref="NextItemEvaluator"/> with <see cref="RankingProtocol.FullCatalog"/>, same rules (ties
-/// pessimistic, <see cref="RankingMetricsAccumulator.PessimisticRank"/>).
+/// pessimistic, <see cref="NextItemMetricsAccumulator.PessimisticRank"/>).
 /// </summary>
 public static class CatalogRankingEvaluator
 {
@@ -28,7 +28,7 @@ public static class CatalogRankingEvaluator
     /// <param name="ks">Cut-offs K (default 5, 10, 20).</param>
     /// <param name="maxDegreeOfParallelism">Threads (default: all processors). Results do not depend on it: ranks
     /// are computed per case and summed in case order.</param>
-    public static RankingMetrics Evaluate(EvaluationCases cases, CatalogScorer scorer, bool maskHistory = true,
+    public static NextItemMetrics Evaluate(EvaluationCases cases, CatalogScorer scorer, bool maskHistory = true,
         IEnumerable<int>? ks = null, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(cases);

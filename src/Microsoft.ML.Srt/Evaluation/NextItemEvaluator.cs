@@ -21,7 +21,7 @@ public static class NextItemEvaluator
     /// <param name="scorer">The model or baseline; its catalog must be the cases' catalog (the same items in the same order).</param>
     /// <param name="cases">Histories and targets (<see cref="UserSplits"/> makes them).</param>
     /// <param name="options">Protocol, masking and cut-offs; null: the defaults (full ranking, history not masked, K = 5, 10, 20).</param>
-    public static RankingMetrics Evaluate(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options = null) =>
+    public static NextItemMetrics Evaluate(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options = null) =>
         Evaluate(scorer, cases, options, maxDegreeOfParallelism: -1);
 
     /// <summary>
@@ -31,7 +31,7 @@ public static class NextItemEvaluator
     /// </summary>
     /// <exception cref="SrtDataException">A column is missing or of the wrong type, or an item is unknown under <see cref="UnknownItemPolicy.Error"/>.</exception>
     /// <exception cref="ArgumentException">No user has enough interactions to be evaluated.</exception>
-    public static RankingMetrics Evaluate(IItemScorer scorer, IDataView interactions, SrtEvaluationOptions? options = null)
+    public static NextItemMetrics Evaluate(IItemScorer scorer, IDataView interactions, SrtEvaluationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         options ??= new SrtEvaluationOptions();
@@ -42,11 +42,11 @@ public static class NextItemEvaluator
     public static long[] ComputeRanks(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options = null) =>
         ComputeRanks(scorer, cases, options ?? new SrtEvaluationOptions(), maxDegreeOfParallelism: -1);
 
-    internal static RankingMetrics Evaluate(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options, int maxDegreeOfParallelism)
+    internal static NextItemMetrics Evaluate(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options, int maxDegreeOfParallelism)
     {
         options ??= new SrtEvaluationOptions();
         var ranks = ComputeRanks(scorer, cases, options, maxDegreeOfParallelism);
-        var accumulator = new RankingMetricsAccumulator(options.Ks);
+        var accumulator = new NextItemMetricsAccumulator(options.Ks);
         foreach (var rank in ranks) accumulator.AddRank(rank);
         return accumulator.Result();
     }

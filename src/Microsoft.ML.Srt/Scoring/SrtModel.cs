@@ -221,7 +221,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     /// <param name="cases">The cases; they must index this model's catalog.</param>
     /// <param name="ks">Cut-offs K (default 5, 10, 20).</param>
     /// <param name="maskHistory">Leave history items (other than the target) out of the ranking. Default false, as in <c>srt train</c>.</param>
-    public RankingMetrics Evaluate(EvaluationCases cases, IEnumerable<int>? ks = null, bool maskHistory = false)
+    public NextItemMetrics Evaluate(EvaluationCases cases, IEnumerable<int>? ks = null, bool maskHistory = false)
     {
         var options = new SrtEvaluationOptions { MaskHistory = maskHistory };
         if (ks is not null) options.Ks = ks.ToArray();
@@ -229,7 +229,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     }
 
     /// <summary>Next-item ranking metrics by <paramref name="options"/> (protocol, masking, cut-offs); see <see cref="NextItemEvaluator"/>.</summary>
-    public RankingMetrics Evaluate(EvaluationCases cases, SrtEvaluationOptions options)
+    public NextItemMetrics Evaluate(EvaluationCases cases, SrtEvaluationOptions options)
     {
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentNullException.ThrowIfNull(options);

@@ -111,7 +111,7 @@ internal sealed class SrtScorer
     /// <paramref name="metrics"/>. With <paramref name="maskHistory"/>, items in the history other than the
     /// target are left out of the ranking.
     /// </summary>
-    public void RankFullCatalog(EvaluationCases cases, bool maskHistory, RankingMetricsAccumulator metrics, int batchSize = 512)
+    public void RankFullCatalog(EvaluationCases cases, bool maskHistory, NextItemMetricsAccumulator metrics, int batchSize = 512)
     {
         using var _ = no_grad();
         int n = cases.Source.Catalog.Count;

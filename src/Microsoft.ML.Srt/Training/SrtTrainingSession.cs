@@ -133,7 +133,7 @@ internal sealed class SrtTrainingSession
             if (validate)
             {
                 var vw = Stopwatch.StartNew();
-                var acc = new RankingMetricsAccumulator(new[] { 10 });
+                var acc = new NextItemMetricsAccumulator(new[] { 10 });
                 new SrtScorer(_network, o.CosineSimilarity, _device).RankFullCatalog(validationCases!, maskHistory: false, acc);
                 var m = acc.Result();
                 ndcg = m.Ndcg[10];

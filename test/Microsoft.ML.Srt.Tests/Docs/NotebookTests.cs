@@ -25,8 +25,8 @@ public sealed class NotebookTests(ITestOutputHelper output) : IDisposable
         using var model = run.Get<SrtTransformer>("model");
 
         // Evaluated: finite metrics over every test user, SRT above popularity.
-        var srt = run.Get<RankingMetrics>("srtMetrics");
-        var popularity = run.Get<RankingMetrics>("popularityMetrics");
+        var srt = run.Get<NextItemMetrics>("srtMetrics");
+        var popularity = run.Get<NextItemMetrics>("popularityMetrics");
         output.WriteLine($"test NDCG@10: SRT {srt.Ndcg[10]:F4}, popularity {popularity.Ndcg[10]:F4}");
         var split = run.Get<LeaveOneOutSplit>("split");
         Assert.Equal(split.Test.Count, srt.Cases);

@@ -121,14 +121,14 @@ internal sealed class QuickstartCommand(bool? interactive = null) : ICliCommand
         return -1;
     }
 
-    private static string Row(string name, RankingMetrics m) =>
+    private static string Row(string name, NextItemMetrics m) =>
         string.Create(CultureInfo.InvariantCulture, $"  {name,-12} {m.Ndcg[10],8:F4} {m.Hit[10],8:F4} {m.Mrr,8:F4}");
 
 
-    private static void WriteMetrics(string path, RankingMetrics srt, RankingMetrics baseline, SrtTrainingSummary summary, string modelPath, double seconds)
+    private static void WriteMetrics(string path, NextItemMetrics srt, NextItemMetrics baseline, SrtTrainingSummary summary, string modelPath, double seconds)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        object Metrics(RankingMetrics m) => new Dictionary<string, double>
+        object Metrics(NextItemMetrics m) => new Dictionary<string, double>
         {
             ["ndcg@5"] = m.Ndcg[5], ["hit@5"] = m.Hit[5], ["ndcg@10"] = m.Ndcg[10], ["hit@10"] = m.Hit[10],
             ["ndcg@20"] = m.Ndcg[20], ["hit@20"] = m.Hit[20], ["mrr"] = m.Mrr,

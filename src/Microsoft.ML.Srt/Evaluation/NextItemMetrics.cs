@@ -8,9 +8,9 @@ namespace Microsoft.ML.Srt.Evaluation;
 /// ML.NET's 1/ln(2+i) discounts once normalised). Ranks count ties pessimistically: every other candidate
 /// whose score equals the target's ranks ahead of it, so a constant scorer earns nothing.
 /// </remarks>
-public sealed class RankingMetrics
+public sealed class NextItemMetrics
 {
-    internal RankingMetrics(IReadOnlyList<int> ks, double[] ndcg, double[] hit, double mrr, long cases)
+    internal NextItemMetrics(IReadOnlyList<int> ks, double[] ndcg, double[] hit, double mrr, long cases)
     {
         Ks = ks;
         Ndcg = ks.Select((k, i) => (k, v: ndcg[i])).ToDictionary(p => p.k, p => p.v);
@@ -39,8 +39,8 @@ public sealed class RankingMetrics
         string.Join(" ", Ks.Select(k => $"NDCG@{k}={Ndcg[k]:F4} HIT@{k}={Hit[k]:F4}")) + $" MRR={Mrr:F4} (n={Cases})";
 }
 
-/// <summary>Accumulates ranks of target items into <see cref="RankingMetrics"/>. Not thread-safe; merge per-thread accumulators.</summary>
-public sealed class RankingMetricsAccumulator
+/// <summary>Accumulates ranks of target items into <see cref="NextItemMetrics"/>. Not thread-safe; merge per-thread accumulators.</summary>
+public sealed class NextItemMetricsAccumulator
 {
     private readonly int[] _ks;
     private readonly double[] _ndcg;
@@ -49,7 +49,7 @@ public sealed class RankingMetricsAccumulator
     private long _cases;
 
     /// <summary>Creates an accumulator for the cut-offs <paramref name="ks"/> (default 5, 10, 20).</summary>
-    public RankingMetricsAccumulator(IEnumerable<int>? ks = null)
+    public NextItemMetricsAccumulator(IEnumerable<int>? ks = null)
     {
         _ks = (ks ?? new[] { 5, 10, 20 }).Distinct().OrderBy(k => k).ToArray();
         if (_ks.Length == 0 || _ks[0] < 1) throw new ArgumentException("Every K must be at least 1.", nameof(ks));
@@ -72,7 +72,7 @@ public sealed class RankingMetricsAccumulator
     }
 
     /// <summary>Adds everything another accumulator (with the same Ks) has seen.</summary>
-    public void Merge(RankingMetricsAccumulator other)
+    public void Merge(NextItemMetricsAccumulator other)
     {
         if (!other._ks.SequenceEqual(_ks)) throw new ArgumentException("Accumulators have different Ks.");
         for (int i = 0; i < _ks.Length; i++) { _ndcg[i] += other._ndcg[i]; _hit[i] += other._hit[i]; }
@@ -81,10 +81,10 @@ public sealed class RankingMetricsAccumulator
     }
 
     /// <summary>The averaged metrics so far (all zero when no case was added).</summary>
-    public RankingMetrics Result()
+    public NextItemMetrics Result()
     {
         double n = Math.Max(1, _cases);
-        return new RankingMetrics(_ks, _ndcg.Select(v => v / n).ToArray(), _hit.Select(v => v / n).ToArray(), _mrr / n, _cases);
+        return new NextItemMetrics(_ks, _ndcg.Select(v => v / n).ToArray(), _hit.Select(v => v / n).ToArray(), _mrr / n, _cases);
     }
 
     /// <summary>
