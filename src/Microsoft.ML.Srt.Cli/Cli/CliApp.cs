@@ -1,72 +1,52 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.RegularExpressions;
 using Microsoft.ML.Srt.Data;
+using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
-/// <summary>The <c>srt</c> tool: finds the command named by the first words, parses its options, prints help and errors.</summary>
-internal sealed class CliApp
+/// <summary>
+/// The <c>srt</c> tool on Spectre.Console.Cli: the command tree, help, <c>--version</c>, and the exit codes.
+/// To add a command: write a <see cref="Command{TSettings}"/> with its settings class in <c>Cli/Commands/</c> and add
+/// one line to <see cref="Configure"/>.
+/// </summary>
+internal static partial class CliApp
 {
-    private readonly List<ICliCommand> _commands;
-
-    public CliApp(IEnumerable<ICliCommand> commands) => _commands = commands.ToList();
-
-    /// <summary>Every command of the tool. Register a new command with one line here.</summary>
-    public static CliApp CreateDefault() => new(
-    [
-        new DataInspectCommand(),
-        new DataGenerateCommand(),
-        new TrainCommand(),
-        new EvaluateCommand(),
-        new BenchmarkStepCommand(),
-        new BenchmarkScoringCommand(),
-        new BenchmarkBeautyCommand(),
-        new QuickstartCommand(),
-        new RecommendCommand(),
-    ]);
-
-    public IReadOnlyList<ICliCommand> Commands => _commands;
+    private static readonly string[] _branches = ["data", "benchmark"];
 
     /// <summary>
-    /// Runs the tool. Exit codes: 0 success, 1 bad data or a failed command (one line on <paramref name="error"/>:
-    /// a data error's message as is), 2 bad usage.
+    /// Runs the tool in this process. Exit codes: 0 success; 1 bad data or a failed command (one line on
+    /// <paramref name="error"/>: a data error's message as is); 2 bad usage (the parser's message on <paramref name="error"/>).
+    /// Help and <c>--version</c> go to <paramref name="output"/>; commands print their result (JSON where they print
+    /// JSON) to <paramref name="output"/> and progress to <paramref name="error"/>.
     /// </summary>
-    public int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        // The longest run of leading words that names a command wins (so "data inspect" beats a future "data").
-        int words = args.TakeWhile(a => !a.StartsWith('-')).Count();
-        ICliCommand? command = null;
-        int used = 0;
-        for (int n = words; n > 0 && command is null; n--)
+        // "srt data" alone is incomplete: Spectre shows the branch's help; here on the error stream, as a usage error.
+        bool incomplete = args.Count == 1 && _branches.Contains(args[0]);
+        var app = new CommandApp();
+        app.Configure(config =>
         {
-            var name = string.Join(' ', args.Take(n));
-            command = _commands.FirstOrDefault(c => c.Name == name);
-            used = n;
-        }
-        bool help = args.Skip(used).Any(a => a is "--help" or "-h");
-        if (command is null)
-        {
-            var prefix = string.Join(' ', args.Take(words));
-            if (args.Count == 0 || help || (prefix.Length > 0 && _commands.Any(c => c.Name.StartsWith(prefix + " ", StringComparison.Ordinal))))
-            {
-                if (args.Count == 0 || help) { PrintOverview(output, prefix); return 0; }
-                PrintOverview(error, prefix);
-                return 2;
-            }
-            error.WriteLine(words == 0 ? $"srt: unknown option '{args[0]}'. Run 'srt --help'." : $"srt: unknown command '{prefix}'. Run 'srt --help'.");
-            return 2;
-        }
-        if (help)
-        {
-            PrintHelp(command, output);
-            return 0;
-        }
+            config.Settings.Registrar.RegisterInstance(new CliStreams(output, error));
+            config.ConfigureConsole(ConsoleFor(incomplete ? error : output));
+            config.PropagateExceptions(); // mapped to exit codes below, on the error stream
+            Configure(config);
+        });
         try
         {
-            var arguments = CliArguments.Parse(args.Skip(used).ToList(), command);
-            return command.Execute(arguments, output);
+            int code = app.Run(args);
+            return incomplete ? 2 : code;
+        }
+        catch (CommandRuntimeException e) // parse errors, missing or badly typed options, failed Validate()
+        {
+            ReportUsageError(e, args, error);
+            return 2;
         }
         catch (CliUsageException e)
         {
-            error.WriteLine($"srt: {e.Message}");
+            WriteError(error, e.Message);
             return 2;
         }
         catch (SrtDataException e)
@@ -81,33 +61,172 @@ internal sealed class CliApp
         }
     }
 
-    private void PrintOverview(TextWriter writer, string prefix)
+    /// <summary>The command tree, descriptions and examples: what <c>srt --help</c> shows.</summary>
+    internal static void Configure(IConfigurator config)
     {
-        writer.WriteLine("srt: SRT sequential recommendation on ML.NET.");
-        writer.WriteLine();
-        writer.WriteLine("Usage: srt <command> [options]      (srt <command> --help for its options)");
-        writer.WriteLine();
-        writer.WriteLine("Commands:");
-        var shown = _commands.Where(c => prefix.Length == 0 || c.Name.StartsWith(prefix + " ", StringComparison.Ordinal)).ToList();
-        int width = shown.Max(c => c.Name.Length);
-        foreach (var c in shown) writer.WriteLine($"  {c.Name.PadRight(width)}  {c.Description}");
+        config.SetApplicationName("srt");
+        config.UseStrictParsing(); // an unknown option is an error, not a "remaining argument"
+        config.SetApplicationVersion(Version);
+        config.AddCommand<QuickstartCommand>("quickstart")
+            .WithDescription("Train, evaluate and save a small SRT model on the built-in synthetic data, then show recommendations (1-2 minutes).");
+        config.AddBranch("data", data =>
+        {
+            data.SetDescription("Inspect a data set, or write the synthetic one.");
+            data.AddCommand<DataInspectCommand>("inspect")
+                .WithDescription("Load interactions (and items), split leave-one-out, and print counts, drops and notes as JSON.")
+                .WithExample("data", "inspect", "--interactions", "sequences.txt", "--items", "items.tsv");
+            data.AddCommand<DataGenerateCommand>("generate")
+                .WithDescription("Write the synthetic data set (items.tsv and sequences.txt) to a folder, streamed; print its statistics as JSON.")
+                .WithExample("data", "generate", "--out", "synthetic", "--users", "100000");
+        });
+        config.AddCommand<TrainCommand>("train")
+            .WithDescription("Train SRT on a leave-one-out split, evaluate the test split (full ranking), print metrics as JSON.")
+            .WithExample("train", "--interactions", "sequences.txt", "--items", "items.tsv", "--model", "model.zip");
+        config.AddCommand<EvaluateCommand>("evaluate")
+            .WithDescription("Evaluate a saved model (or a baseline) on the leave-one-out test split; print metrics as JSON.")
+            .WithExample("evaluate", "--model", "model.zip", "--interactions", "sequences.txt", "--mask-history");
+        config.AddCommand<RecommendCommand>("recommend")
+            .WithDescription("Recommend items for one history with a saved model (an SRT model file or an ML.NET model zip with an SrtTransformer).")
+            .WithExample("recommend", "--model", "model.zip", "--history", "I1,I2,I3", "-k", "10");
+        config.AddBranch("benchmark", benchmark =>
+        {
+            benchmark.SetDescription("Time training and scoring, or reproduce the paper's Amazon Beauty table.");
+            benchmark.AddCommand<BenchmarkStepCommand>("step")
+                .WithDescription("Time training steps (forward, backward, clipping, AdamW) on full-length synthetic batches; print JSON.");
+            benchmark.AddCommand<BenchmarkScoringCommand>("scoring")
+                .WithDescription("Time recommendations of a saved model: load time, single-user latency (p50/p99) and batched users/s; print JSON.");
+            benchmark.AddCommand<BenchmarkBeautyCommand>("beauty")
+                .WithDescription("Train and evaluate every row of the paper's Amazon Beauty table (resumable), time the default recipe, rewrite docs/benchmarks.md.")
+                .WithExample("benchmark", "beauty", "--data-dir", "../shared/data/amazon-beauty");
+        });
     }
 
-    private static void PrintHelp(ICliCommand command, TextWriter writer)
+    /// <summary>What <c>srt --version</c> prints: the assembly's informational version.</summary>
+    internal static string Version { get; } =
+        typeof(CliApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(CliApp).Assembly.GetName().Version?.ToString() ?? "unknown";
+
+    /// <summary>A console on <paramref name="writer"/>: colours and width of the terminal when it is one, plain text otherwise (redirected, tests).</summary>
+    internal static IAnsiConsole ConsoleFor(TextWriter writer)
     {
-        writer.WriteLine($"srt {command.Name}: {command.Description}");
-        writer.WriteLine();
-        writer.WriteLine($"Usage: srt {command.Name} {string.Join(' ', command.Options.Where(o => o.Required).Select(o => $"--{o.Name} {o.ValueName}"))} [options]".Replace("  ", " "));
-        writer.WriteLine();
-        writer.WriteLine("Options:");
-        var labels = command.Options.Select(o => (o.Short is null ? "" : $"-{o.Short}, ") + (o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName}")).ToList();
-        int width = Math.Max(labels.Max(l => l.Length), "--help".Length);
-        for (int k = 0; k < labels.Count; k++)
+        bool terminal = (ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected)
+                        || (ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected);
+        return AnsiConsole.Create(new AnsiConsoleSettings
         {
-            var o = command.Options[k];
-            var details = o.Required ? " (required)" : o.Default is not null ? $" (default: {o.Default})" : "";
-            writer.WriteLine($"  {labels[k].PadRight(width)}  {o.Description}{details}");
-        }
-        writer.WriteLine($"  {"--help".PadRight(width)}  Show this help.");
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+        });
     }
+
+    /// <summary>
+    /// Prints a usage error as Spectre.Console.Cli does (its marked-up command line where it has one). A value that
+    /// did not convert gets the option's name, which Spectre's message lacks.
+    /// </summary>
+    private static void ReportUsageError(CommandRuntimeException e, IReadOnlyList<string> args, TextWriter error)
+    {
+        if (e.Pretty is { } pretty)
+        {
+            ErrorConsole(error).Write(pretty);
+            return;
+        }
+        var message = e.Message;
+        if (e.InnerException is not null && ConversionFailed().Match(message) is { Success: true } m
+            && OptionGiven(args, m.Groups["value"].Value, m.Groups["type"].Value) is { } option)
+            message = $"option '{option.Name}' needs {Kind(option.Type)}; got '{m.Groups["value"].Value}'.";
+        WriteError(error, message);
+    }
+
+    /// <summary>One error line as Spectre.Console.Cli prints its own ("Error: ..."), never wrapped when it is not a terminal (logs keep it whole).</summary>
+    internal static void WriteError(TextWriter error, string message) => ErrorConsole(error).MarkupLine($"[red]Error:[/] {message.EscapeMarkup()}");
+
+    private static IAnsiConsole ErrorConsole(TextWriter error)
+    {
+        var console = ConsoleFor(error);
+        if (!console.Profile.Capabilities.Interactive) console.Profile.Width = 10_000;
+        return console;
+    }
+
+    [GeneratedRegex(@"^Failed to convert '(?<value>.*)' to (?<type>[\w`]+)\.")]
+    private static partial Regex ConversionFailed();
+
+    /// <summary>
+    /// The option that was given <paramref name="value"/> (<c>--name value</c>, <c>--name=value</c>, <c>--name:value</c>,
+    /// <c>-k value</c>) and takes a <paramref name="typeName"/>: another option may have been given the same text.
+    /// </summary>
+    private static (string Name, string Type)? OptionGiven(IReadOnlyList<string> args, string value, string typeName)
+    {
+        for (int k = 0; k < args.Count; k++)
+        {
+            var arg = args[k];
+            if (!arg.StartsWith('-')) continue;
+            int separator = arg.IndexOfAny(['=', ':']);
+            var name = separator > 0 ? arg[..separator] : arg;
+            var given = separator > 0 ? arg[(separator + 1)..] : k + 1 < args.Count ? args[k + 1] : null;
+            if (given == value && _optionTypes.Value.FirstOrDefault(o => o.Name == name.TrimStart('-') && o.Type == typeName) is { Name: not null } o)
+                return (name, o.ValueType);
+        }
+        return null;
+    }
+
+    /// <summary>Every option name (without dashes) of every settings class, with its property type's name and the name of the value type (int for int?).</summary>
+    private static readonly Lazy<HashSet<(string Name, string Type, string ValueType)>> _optionTypes = new(() =>
+    [
+        .. from type in typeof(CliApp).Assembly.GetTypes()
+           where type.IsSubclassOf(typeof(CommandSettings))
+           from property in type.GetProperties()
+           let option = property.GetCustomAttribute<CommandOptionAttribute>()
+           where option is not null
+           from name in option.LongNames.Concat(option.ShortNames)
+           select (name, property.PropertyType.Name, (Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType).Name),
+    ]);
+
+    private static string Kind(string type) => type switch
+    {
+        nameof(Int32) or nameof(Int64) => "an integer",
+        nameof(UInt64) or nameof(UInt32) => "a non-negative integer",
+        nameof(Double) or nameof(Single) => "a number",
+        _ => string.Create(CultureInfo.InvariantCulture, $"a value of type {type}"),
+    };
+}
+
+/// <summary>The writers of one run: a command's result (JSON where it prints JSON) on <see cref="Output"/>, progress and notes on <see cref="Error"/>.</summary>
+internal sealed class CliStreams(TextWriter output, TextWriter error)
+{
+    /// <summary>Standard output: the command's result.</summary>
+    public TextWriter Output { get; } = output;
+
+    /// <summary>Standard error: progress, notes and errors.</summary>
+    public TextWriter Error { get; } = error;
+
+    /// <summary>True when <see cref="Error"/> is this process's terminal (a live progress bar instead of lines).</summary>
+    public bool ErrorIsTerminal => ReferenceEquals(Error, Console.Error) && !Console.IsErrorRedirected;
+
+    /// <summary>True when <see cref="Output"/> is this process's interactive terminal.</summary>
+    public bool OutputIsTerminal => ReferenceEquals(Output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+}
+
+/// <summary>Bad command-line usage found while a command runs (for example a column its model lacks): exit code 2.</summary>
+internal sealed class CliUsageException(string message) : Exception(message);
+
+/// <summary>
+/// An option's default read at run time from <paramref name="type"/>'s static property <paramref name="property"/>:
+/// for defaults that come from the library (a fresh options object), so the help shows them and never a copy.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class DefaultFromAttribute(Type type, string property) : System.ComponentModel.DefaultValueAttribute((object?)null)
+{
+    /// <inheritdoc/>
+    public override object? Value =>
+        type.GetProperty(property, BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic)?.GetValue(null)
+        ?? throw new InvalidOperationException($"{type.Name}.{property}: no such static property with a value.");
+}
+
+/// <summary>The description of a <c>--preset</c> option: the model sizes the library knows.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class PresetDescriptionAttribute : System.ComponentModel.DescriptionAttribute
+{
+    /// <inheritdoc/>
+    public override string Description => $"Model size: {string.Join(", ", Training.SrtPresets.All.Keys)}.";
 }

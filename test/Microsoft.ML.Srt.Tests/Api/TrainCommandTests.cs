@@ -29,10 +29,9 @@ public class TrainCommandTests
         var metricsPath = Path.Combine(t.Folder, "m.json");
         var modelPath = Path.Combine(t.Folder, "model.zip");
         var progress = new StringWriter();
-        var command = new TrainCommand(progress);
         var output = new StringWriter();
-        int code = command.Execute(CliArguments.Parse(
-            ["--interactions", seq, "--items", itemFile, "--negatives", "5", "--metrics-json", metricsPath, "--model", modelPath, .. Tiny], command), output);
+        int code = CliApp.Run(
+            ["train", "--interactions", seq, "--items", itemFile, "--negatives", "5", "--metrics-json", metricsPath, "--model", modelPath, .. Tiny], output, progress);
         Assert.Equal(0, code);
         Assert.Contains("epoch   2/2", progress.ToString());
 
@@ -75,10 +74,9 @@ public class TrainCommandTests
         var interPath = t.Write("tiny.inter", [.. inter]);
         t.Write("tiny.item", [.. new[] { "item_id:token\ttitle:token_seq\tattributes:token_seq" }
             .Concat(Enumerable.Range(0, 20).Select(i => $"i{i}\tthing number {i % 5}\ta{i / 5} b{i % 2}"))]);
-        var command = new TrainCommand(new StringWriter());
         var output = new StringWriter();
-        int code = command.Execute(CliArguments.Parse(
-            ["--interactions", interPath, "--token-fields", "attributes", "--negatives", "all", .. Tiny], command), output);
+        int code = CliApp.Run(
+            ["train", "--interactions", interPath, "--token-fields", "attributes", "--negatives", "all", .. Tiny], output, new StringWriter());
         Assert.Equal(0, code);
         var root = JsonDocument.Parse(output.ToString()).RootElement;
         Assert.Equal("attributes", root.GetProperty("data").GetProperty("token_fields")[0].GetString());
@@ -90,12 +88,12 @@ public class TrainCommandTests
     public void BadNumbersAreUsageErrors()
     {
         var error = new StringWriter();
-        int code = CliApp.CreateDefault().Run(["train", "--interactions", "x.txt", "--epochs", "many"], new StringWriter(), error);
+        int code = CliApp.Run(["train", "--interactions", "x.txt", "--epochs", "many"], new StringWriter(), error);
         Assert.Equal(2, code);
         Assert.Contains("--epochs", error.ToString());
 
         error = new StringWriter();
-        code = CliApp.CreateDefault().Run(["train", "--interactions", "x.txt", "--epochs", "0"], new StringWriter(), error);
+        code = CliApp.Run(["train", "--interactions", "x.txt", "--epochs", "0"], new StringWriter(), error);
         Assert.Equal(2, code);
         Assert.Contains("Epochs", error.ToString());
     }

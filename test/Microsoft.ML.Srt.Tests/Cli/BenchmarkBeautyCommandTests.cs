@@ -31,13 +31,13 @@ public class BenchmarkBeautyCommandTests
         return dir;
     }
 
-    private static (int Code, string Output, string Error, string Progress) Run(params string[] args)
+    /// <summary>Runs <c>srt benchmark beauty</c> in this process; its progress lines and errors both go to the error stream.</summary>
+    private static (int Code, string Output, string Error) Run(params string[] args)
     {
-        var progress = new StringWriter();
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = new CliApp([new BenchmarkBeautyCommand(progress)]).Run(["benchmark", "beauty", .. args], output, error);
-        return (code, output.ToString(), error.ToString(), progress.ToString());
+        int code = CliApp.Run(["benchmark", "beauty", .. args], output, error);
+        return (code, output.ToString(), error.ToString());
     }
 
     private static JsonElement Row(string outDir, string row) => JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, row + ".json"))).RootElement;
@@ -54,11 +54,11 @@ public class BenchmarkBeautyCommandTests
         string[] common = ["--data-dir", data, "--out-dir", outDir, "--doc", doc, "--row-minutes", "5", TinyTrain, TinyStep, TinyScoring, TinyBeautyStep];
 
         var first = Run(["--rows", "popularity,srt-10,srt-1k,speed", .. common]);
-        Assert.True(first.Code == 0, first.Error + first.Progress);
+        Assert.True(first.Code == 0, first.Error);
         using (var summary = JsonDocument.Parse(first.Output))
             foreach (var row in new[] { "popularity", "srt-10", "srt-1k", "speed" })
                 Assert.Equal("ran", summary.RootElement.GetProperty("rows").GetProperty(row).GetString());
-        Assert.Contains("[srt-10 train]   epoch   2/2", first.Progress); // the child's progress lines, forwarded
+        Assert.Contains("[srt-10 train]   epoch   2/2", first.Error); // the child's progress lines, forwarded
 
         foreach (var row in new[] { "popularity", "srt-10", "srt-1k" })
         {
@@ -117,12 +117,12 @@ public class BenchmarkBeautyCommandTests
         var saved = new[] { "popularity", "srt-10", "srt-1k", "speed" }.ToDictionary(r => r, r => (File.ReadAllText(Path.Combine(outDir, r + ".json")), File.GetLastWriteTimeUtc(Path.Combine(outDir, r + ".json"))));
         File.WriteAllText(doc, text.Replace("Hand-written table.", "Edited by hand.").Replace("| srt-300 (not run) |", "| stale line |"));
         var second = Run(["--rows", "popularity,srt-10,srt-1k,speed", .. common]);
-        Assert.True(second.Code == 0, second.Error + second.Progress);
+        Assert.True(second.Code == 0, second.Error);
         using (var summary = JsonDocument.Parse(second.Output))
             foreach (var row in saved.Keys)
                 Assert.Equal("skipped", summary.RootElement.GetProperty("rows").GetProperty(row).GetString());
-        Assert.Contains("srt-10: skipped", second.Progress);
-        Assert.DoesNotContain("[srt-10 train]", second.Progress);
+        Assert.Contains("srt-10: skipped", second.Error);
+        Assert.DoesNotContain("[srt-10 train]", second.Error);
         foreach (var (row, (content, time)) in saved)
         {
             Assert.Equal(content, File.ReadAllText(Path.Combine(outDir, row + ".json")));
@@ -136,8 +136,8 @@ public class BenchmarkBeautyCommandTests
 
         // A changed budget is a changed row configuration: that row trains again, the others keep their files.
         var third = Run(["--data-dir", data, "--out-dir", outDir, "--doc", doc, "--rows", "srt-10", "--row-minutes", "4", TinyTrain]);
-        Assert.True(third.Code == 0, third.Error + third.Progress);
-        Assert.Contains("srt-10: its commands or data changed", third.Progress);
+        Assert.True(third.Code == 0, third.Error);
+        Assert.Contains("srt-10: its commands or data changed", third.Error);
         Assert.Equal(4, Row(outDir, "srt-10").GetProperty("results").GetProperty("train").GetProperty("options").GetProperty("max_minutes").GetDouble());
         Assert.Equal(saved["srt-1k"].Item1, File.ReadAllText(Path.Combine(outDir, "srt-1k.json")));
     }

@@ -22,11 +22,10 @@ public class BenchmarkScoringCommandTests
             .ToArray();
         var sequences = t.Write("sequences.txt", lines);
 
-        var command = new BenchmarkScoringCommand();
         var output = new StringWriter();
-        int code = command.Execute(CliArguments.Parse(
-            ["--model", modelPath, "--interactions", sequences, "-k", "5", "--users", "20", "--latency-samples", "30", "--batch-size", "8", "--device", "cpu"],
-            command), output);
+        int code = CliApp.Run(
+            ["benchmark", "scoring", "--model", modelPath, "--interactions", sequences, "-k", "5", "--users", "20", "--latency-samples", "30", "--batch-size", "8", "--device", "cpu"],
+            output, new StringWriter());
         Assert.Equal(0, code);
 
         using var json = JsonDocument.Parse(output.ToString());
@@ -48,10 +47,10 @@ public class BenchmarkScoringCommandTests
         Assert.True(root.GetProperty("batched").GetProperty("recommend_users_per_second").GetDouble() > 0);
 
         var usage = new StringWriter();
-        Assert.Equal(2, CliApp.CreateDefault().Run(["benchmark", "scoring", "--model", modelPath, "--interactions", sequences, "-k", "0"], new StringWriter(), usage));
-        Assert.Contains("'--k' must be at least 1", usage.ToString());
+        Assert.Equal(2, CliApp.Run(["benchmark", "scoring", "--model", modelPath, "--interactions", sequences, "-k", "0"], new StringWriter(), usage));
+        Assert.Contains("'-k' must be at least 1", usage.ToString());
         var missing = new StringWriter();
-        Assert.Equal(1, CliApp.CreateDefault().Run(["benchmark", "scoring", "--model", Path.Combine(t.Folder, "none.zip"), "--interactions", sequences], new StringWriter(), missing));
+        Assert.Equal(1, CliApp.Run(["benchmark", "scoring", "--model", Path.Combine(t.Folder, "none.zip"), "--interactions", sequences], new StringWriter(), missing));
         Assert.Contains("none.zip", missing.ToString());
     }
 }

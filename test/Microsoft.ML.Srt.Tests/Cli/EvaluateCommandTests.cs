@@ -16,8 +16,7 @@ public class EvaluateCommandTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var app = new CliApp([new TrainCommand(new StringWriter(), interactive: false), new EvaluateCommand(new StringWriter())]);
-        int code = app.Run(args, output, error);
+        int code = CliApp.Run(args, output, error);
         return (code, code == 0 ? JsonDocument.Parse(output.ToString()).RootElement : default, error.ToString());
     }
 

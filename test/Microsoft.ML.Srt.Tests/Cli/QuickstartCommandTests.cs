@@ -12,10 +12,9 @@ public class QuickstartCommandTests
     public void RunsEndToEndOnATinySetAndSavesALoadableModel()
     {
         using var t = new TempFiles();
-        var command = new QuickstartCommand(interactive: false);
         var output = new StringWriter();
-        int code = command.Execute(CliArguments.Parse(
-            ["--users", "150", "--items", "200", "--epochs", "1", "--dimension", "16", "--layers", "1", "--seed", "3", "--out", t.Folder], command), output);
+        int code = CliApp.Run(
+            ["quickstart", "--users", "150", "--items", "200", "--epochs", "1", "--dimension", "16", "--layers", "1", "--seed", "3", "--out", t.Folder], output, new StringWriter());
         var text = output.ToString();
         Assert.Equal(0, code);
 
@@ -50,10 +49,10 @@ public class QuickstartCommandTests
     public void IsRegisteredAndRejectsBadNumbers()
     {
         var error = new StringWriter();
-        Assert.Equal(2, CliApp.CreateDefault().Run(["quickstart", "--epochs", "0"], new StringWriter(), error));
+        Assert.Equal(2, CliApp.Run(["quickstart", "--epochs", "0"], new StringWriter(), error));
         Assert.Contains("--epochs", error.ToString());
         var help = new StringWriter();
-        Assert.Equal(0, CliApp.CreateDefault().Run(["quickstart", "--help"], help, new StringWriter()));
+        Assert.Equal(0, CliApp.Run(["quickstart", "--help"], help, new StringWriter()));
         Assert.Contains("--model", help.ToString());
     }
 }

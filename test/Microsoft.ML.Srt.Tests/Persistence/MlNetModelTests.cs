@@ -255,7 +255,7 @@ public class MlNetModelTests(MlNetPipelineFixture fixture) : IClassFixture<MlNet
 
             // The CLI reports it in one line naming the file.
             var error = new StringWriter();
-            Assert.Equal(1, CliApp.CreateDefault().Run(["recommend", "--model", path, "--history", "i1"], new StringWriter(), error));
+            Assert.Equal(1, CliApp.Run(["recommend", "--model", path, "--history", "i1"], new StringWriter(), error));
             Assert.Contains(path, error.ToString());
             Assert.Contains("not a zip archive, or it is truncated", error.ToString());
         }
@@ -271,7 +271,7 @@ public class MlNetModelTests(MlNetPipelineFixture fixture) : IClassFixture<MlNet
         foreach (var foreign in new[] { other, srtFile })
             Assert.Contains("Could not load legacy format model", Assert.Throws<InvalidOperationException>(() => ml.Model.Load(foreign, out _)).Message);
         var error2 = new StringWriter();
-        Assert.Equal(1, CliApp.CreateDefault().Run(["recommend", "--model", other, "--history", "i1"], new StringWriter(), error2));
+        Assert.Equal(1, CliApp.Run(["recommend", "--model", other, "--history", "i1"], new StringWriter(), error2));
         Assert.Contains($"'{other}' cannot be loaded as an ML.NET model: ", error2.ToString());
     }
 
@@ -335,7 +335,7 @@ public class MlNetModelTests(MlNetPipelineFixture fixture) : IClassFixture<MlNet
         var path = Path.Combine(t.Folder, "tampered.zip");
         File.WriteAllBytes(path, tampered);
         var stderr = new StringWriter();
-        Assert.Equal(1, CliApp.CreateDefault().Run(["recommend", "--model", path, "--history", "i1"], new StringWriter(), stderr));
+        Assert.Equal(1, CliApp.Run(["recommend", "--model", path, "--history", "i1"], new StringWriter(), stderr));
         Assert.Contains(path, stderr.ToString());
         Assert.Contains(expected, stderr.ToString().Replace('\\', '/'));
     }
@@ -382,7 +382,7 @@ public class MlNetModelTests(MlNetPipelineFixture fixture) : IClassFixture<MlNet
         var path = Path.Combine(t.Folder, "pipeline.zip");
         File.WriteAllBytes(path, SavePipeline());
         var output = new StringWriter();
-        Assert.Equal(0, CliApp.CreateDefault().Run(["recommend", "--model", path, "--history", "i0,zzz,i1", "-k", "3", "--input-column", "HistoryText"], output, new StringWriter()));
+        Assert.Equal(0, CliApp.Run(["recommend", "--model", path, "--history", "i0,zzz,i1", "-k", "3", "--input-column", "HistoryText"], output, new StringWriter()));
         var text = output.ToString();
         Assert.Contains("ML.NET model zip; SrtTransformer with TopK 5", text);
         Assert.Contains("Skipped (not in the model's catalog): zzz", text);
@@ -390,11 +390,11 @@ public class MlNetModelTests(MlNetPipelineFixture fixture) : IClassFixture<MlNet
         Assert.Matches(@"\n   1\. i\d+  [a-z ]+ number \d  \(score -?\d\.\d{4}\)", text);
 
         var error = new StringWriter();
-        Assert.Equal(1, CliApp.CreateDefault().Run(["recommend", "--model", path, "--history", "x,y", "--input-column", "HistoryText"], new StringWriter(), error));
+        Assert.Equal(1, CliApp.Run(["recommend", "--model", path, "--history", "x,y", "--input-column", "HistoryText"], new StringWriter(), error));
         Assert.Contains("none of the 2 item ids is in the model's catalog", error.ToString());
-        Assert.Equal(2, CliApp.CreateDefault().Run(["recommend", "--model", path, "--history", "i1", "-k", "0"], new StringWriter(), new StringWriter()));
+        Assert.Equal(2, CliApp.Run(["recommend", "--model", path, "--history", "i1", "-k", "0"], new StringWriter(), new StringWriter()));
         var help = new StringWriter();
-        Assert.Equal(0, CliApp.CreateDefault().Run(["recommend", "--help"], help, new StringWriter()));
-        Assert.Contains("-k, --top-k N", help.ToString());
+        Assert.Equal(0, CliApp.Run(["recommend", "--help"], help, new StringWriter()));
+        Assert.Contains("-k, --top-k <N>", help.ToString());
     }
 }

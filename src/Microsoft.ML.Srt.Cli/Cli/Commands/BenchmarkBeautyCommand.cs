@@ -1,8 +1,11 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML.Srt.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -12,7 +15,7 @@ namespace Microsoft.ML.Srt.Cli;
 /// whose saved result was made with the same configuration. Then the speed step, and docs/benchmarks.md's generated
 /// block and plots are rewritten from the saved results (docs/benchmarks.md says how).
 /// </summary>
-internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICliCommand
+internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<BenchmarkBeautyCommand.Settings>
 {
     private static readonly string[] _dataFiles = ["sequences.txt", "items.tsv", "item_attributes.json"];
     // Options the benchmark sets itself for every child; --train-args may not repeat them.
@@ -28,43 +31,98 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
     internal static readonly string[] BeautyStepDefaults = ["--preset", SrtPresets.CpuSmall, "--epochs", "3"];
     private static readonly JsonSerializerOptions _indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private const double DefaultRowMinutes = 25;
-    private readonly TextWriter _progress = progress ?? Console.Error;
+    private readonly TextWriter _progress = streams.Error;
 
-    public string Name => "benchmark beauty";
-
-    public string Description => "Train and evaluate every row of the paper's Amazon Beauty table (resumable), time the default recipe, rewrite docs/benchmarks.md.";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        new("data-dir", "Folder with Beauty's sequences.txt, items.tsv and item_attributes.json (../shared/data/amazon-beauty).", "DIR", Required: true),
-        new("rows", "Rows (and the speed step) to run, comma-separated; the others keep their saved results.", "ROW,...", Default: string.Join(',', BeautyBenchmarkRows.Names)),
-        new("row-minutes", "Training budget of each trained row (srt train --max-minutes).", "M", Default: DefaultRowMinutes.ToString(CultureInfo.InvariantCulture)),
-        new("out-dir", "Folder for the row results (<row>.json) and each row's model and logs.", "DIR", Default: Path.Combine("benchmarks", "beauty")),
-        new("doc", "The document whose generated block is rewritten; the plots go to benchmarks/ beside it.", "PATH", Default: Path.Combine("docs", "benchmarks.md")),
-        new("force", "Run the selected rows again even where a result with the same configuration is saved.", null),
-        new("train-args", "Extra options for every srt train, as one value (--train-args=\"--epochs 1 --preset cpu-small\").", "ARGS"),
-        new("step-args", "Extra options for srt benchmark step (speed step).", "ARGS"),
-        new("scoring-args", "Extra options for srt benchmark scoring (speed step).", "ARGS"),
-        new("beauty-step-args", $"Extra options for the speed step's srt train on Beauty's own batches (default: {string.Join(' ', BeautyStepDefaults)}).", "ARGS"),
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    /// <summary>The options of <c>srt benchmark beauty</c>: the data, the rows, where results go, and extra options for the child runs.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var dataDir = Path.GetFullPath(arguments.GetRequired("data-dir"));
-        var selected = ParseRows(arguments);
-        double rowMinutes = arguments.GetDouble("row-minutes", DefaultRowMinutes);
-        if (!(rowMinutes > 0)) throw new CliUsageException($"option '--row-minutes' must be positive; got '{arguments.Get("row-minutes")}'.");
-        var trainArgs = SplitArgs(arguments, "train-args", _trainOptionsSet);
-        var stepArgs = SplitArgs(arguments, "step-args", []);
-        var scoringArgs = SplitArgs(arguments, "scoring-args", _scoringOptionsSet);
-        var beautyStepArgs = SplitArgs(arguments, "beauty-step-args", _beautyStepOptionsSet);
-        var outDir = Path.GetFullPath(arguments.GetRequired("out-dir"));
-        var docPath = Path.GetFullPath(arguments.GetRequired("doc"));
-        bool force = arguments.Has("force");
+        [CommandOption("--data-dir <DIR>", isRequired: true)]
+        [Description("Folder with Beauty's sequences.txt, items.tsv and item_attributes.json (../shared/data/amazon-beauty).")]
+        public string DataDir { get; set; } = "";
+
+        [CommandOption("--rows <ROW,...>")]
+        [Description("Rows (and the speed step) to run, comma-separated; the others keep their saved results.")]
+        [DefaultFrom(typeof(BenchmarkBeautyCommand), nameof(DefaultRows))]
+        public string Rows { get; set; } = "";
+
+        [CommandOption("--row-minutes <M>")]
+        [Description("Training budget of each trained row (srt train --max-minutes).")]
+        [DefaultValue(DefaultRowMinutes)]
+        public double RowMinutes { get; set; }
+
+        [CommandOption("--out-dir <DIR>")]
+        [Description("Folder for the row results (<row>.json) and each row's model and logs.")]
+        [DefaultFrom(typeof(BenchmarkBeautyCommand), nameof(DefaultOutDir))]
+        public string OutDir { get; set; } = "";
+
+        [CommandOption("--doc <PATH>")]
+        [Description("The document whose generated block is rewritten; the plots go to benchmarks/ beside it.")]
+        [DefaultFrom(typeof(BenchmarkBeautyCommand), nameof(DefaultDoc))]
+        public string Doc { get; set; } = "";
+
+        [CommandOption("--force")]
+        [Description("Run the selected rows again even where a result with the same configuration is saved.")]
+        public bool Force { get; set; }
+
+        [CommandOption("--train-args <ARGS>")]
+        [Description("Extra options for every srt train, as one value (--train-args=\"--epochs 1 --preset cpu-small\").")]
+        public string? TrainArgs { get; set; }
+
+        [CommandOption("--step-args <ARGS>")]
+        [Description("Extra options for srt benchmark step (speed step).")]
+        public string? StepArgs { get; set; }
+
+        [CommandOption("--scoring-args <ARGS>")]
+        [Description("Extra options for srt benchmark scoring (speed step).")]
+        public string? ScoringArgs { get; set; }
+
+        [CommandOption("--beauty-step-args <ARGS>")]
+        [BeautyStepArgsDescription]
+        public string? BeautyStepArgs { get; set; }
+
+        /// <inheritdoc/>
+        public override ValidationResult Validate()
+        {
+            var rows = DataSettings.List(Rows) ?? [];
+            if (rows.Length == 0) return ValidationResult.Error($"option '--rows' needs at least one of {string.Join(", ", BeautyBenchmarkRows.Names)}.");
+            foreach (var row in rows.Where(r => !BeautyBenchmarkRows.Names.Contains(r)))
+                return ValidationResult.Error($"option '--rows': unknown row '{row}'; the rows are {string.Join(", ", BeautyBenchmarkRows.Names)}.");
+            if (!(RowMinutes > 0)) return ValidationResult.Error($"option '--row-minutes' must be positive; got {RowMinutes.ToString(CultureInfo.InvariantCulture)}.");
+            var refused = Refused("--train-args", TrainArgs, _trainOptionsSet) ?? Refused("--scoring-args", ScoringArgs, _scoringOptionsSet)
+                ?? Refused("--beauty-step-args", BeautyStepArgs, _beautyStepOptionsSet);
+            return refused is null ? ValidationResult.Success() : ValidationResult.Error(refused);
+        }
+    }
+
+    private static string DefaultRows => string.Join(',', BeautyBenchmarkRows.Names);
+
+    private static string DefaultOutDir => Path.Combine("benchmarks", "beauty");
+
+    private static string DefaultDoc => Path.Combine("docs", "benchmarks.md");
+
+    /// <summary>The description of <c>--beauty-step-args</c>, with the speed step's own defaults.</summary>
+    [AttributeUsage(AttributeTargets.Property)]
+    private sealed class BeautyStepArgsDescriptionAttribute : DescriptionAttribute
+    {
+        public override string Description => $"Extra options for the speed step's srt train on Beauty's own batches (default: {string.Join(' ', BeautyStepDefaults)}).";
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var dataDir = Path.GetFullPath(settings.DataDir);
+        var selected = (DataSettings.List(settings.Rows) ?? []).ToHashSet();
+        double rowMinutes = settings.RowMinutes;
+        var trainArgs = SplitArgs(settings.TrainArgs);
+        var stepArgs = SplitArgs(settings.StepArgs);
+        var scoringArgs = SplitArgs(settings.ScoringArgs);
+        var beautyStepArgs = SplitArgs(settings.BeautyStepArgs);
+        var outDir = Path.GetFullPath(settings.OutDir);
+        var docPath = Path.GetFullPath(settings.Doc);
+        bool force = settings.Force;
 
         var data = DataFiles(dataDir);
         Directory.CreateDirectory(outDir);
-        var benchmarkCommand = BenchmarkCommandLine(arguments, rowMinutes);
+        var benchmarkCommand = BenchmarkCommandLine(settings);
         var child = SrtChildProcess.ForThisExecutable();
         var status = new JsonObject();
         foreach (var row in BeautyBenchmarkRows.All.Where(r => selected.Contains(r.Name)))
@@ -99,7 +157,7 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
             ["doc"] = docPath,
             ["plots"] = new JsonArray([.. written.Select(p => JsonValue.Create(p))]),
         };
-        output.WriteLine(summary.ToJsonString(_indented));
+        streams.Output.WriteLine(summary.ToJsonString(_indented));
         return 0;
     }
 
@@ -222,26 +280,19 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
         return new JsonObject { ["bytes"] = stream.Length, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(stream)) };
     }
 
-    private static HashSet<string> ParseRows(CliArguments arguments)
-    {
-        var rows = arguments.GetList("rows") ?? [];
-        if (rows.Length == 0) throw new CliUsageException($"option '--rows' needs at least one of {string.Join(", ", BeautyBenchmarkRows.Names)}.");
-        foreach (var row in rows.Where(r => !BeautyBenchmarkRows.Names.Contains(r)))
-            throw new CliUsageException($"option '--rows': unknown row '{row}'; the rows are {string.Join(", ", BeautyBenchmarkRows.Names)}.");
-        return [.. rows];
-    }
+    /// <summary>An ARGS option split on white space (no quoting).</summary>
+    private static string[] SplitArgs(string? value) => value?.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) ?? [];
 
-    /// <summary>An ARGS option split on white space (no quoting); options the benchmark sets itself are refused.</summary>
-    private static string[] SplitArgs(CliArguments arguments, string name, string[] setByBenchmark)
+    /// <summary>An error when the ARGS option <paramref name="option"/> sets an option the benchmark sets itself; null when it does not.</summary>
+    private static string? Refused(string option, string? value, string[] setByBenchmark)
     {
-        var args = arguments.Get(name)?.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) ?? [];
-        foreach (var a in args.Where(a => a.StartsWith("--", StringComparison.Ordinal)))
+        foreach (var a in SplitArgs(value).Where(a => a.StartsWith("--", StringComparison.Ordinal)))
         {
-            var option = a[2..].Split('=')[0];
-            if (setByBenchmark.Contains(option))
-                throw new CliUsageException($"option '--{name}' may not set --{option}: the benchmark sets it for each row.");
+            var name = a[2..].Split('=')[0];
+            if (setByBenchmark.Contains(name))
+                return $"option '{option}' may not set --{name}: the benchmark sets it for each row.";
         }
-        return args;
+        return null;
     }
 
     /// <summary>The extra options, after each default option (a name and its value) that they do not set themselves.</summary>
@@ -255,12 +306,12 @@ internal sealed class BenchmarkBeautyCommand(TextWriter? progress = null) : ICli
     }
 
     /// <summary>The benchmark's own command line, as recorded with each result (options at their defaults left out).</summary>
-    private static string BenchmarkCommandLine(CliArguments arguments, double rowMinutes)
+    private static string BenchmarkCommandLine(Settings settings)
     {
-        var parts = new List<string> { "srt benchmark beauty --data-dir", SrtChildProcess.Quote(DisplayPath(Path.GetFullPath(arguments.GetRequired("data-dir")))) };
-        if (rowMinutes != DefaultRowMinutes) parts.Add("--row-minutes " + rowMinutes.ToString(CultureInfo.InvariantCulture));
-        foreach (var name in new[] { "train-args", "step-args", "scoring-args", "beauty-step-args" })
-            if (arguments.Get(name) is { } value) parts.Add($"--{name}={SrtChildProcess.Quote(value)}");
+        var parts = new List<string> { "srt benchmark beauty --data-dir", SrtChildProcess.Quote(DisplayPath(Path.GetFullPath(settings.DataDir))) };
+        if (settings.RowMinutes != DefaultRowMinutes) parts.Add("--row-minutes " + settings.RowMinutes.ToString(CultureInfo.InvariantCulture));
+        foreach (var (name, value) in new[] { ("train-args", settings.TrainArgs), ("step-args", settings.StepArgs), ("scoring-args", settings.ScoringArgs), ("beauty-step-args", settings.BeautyStepArgs) })
+            if (value is not null) parts.Add($"--{name}={SrtChildProcess.Quote(value)}");
         return string.Join(' ', parts);
     }
 

@@ -1,8 +1,11 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.Data;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Scoring;
+using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -11,43 +14,73 @@ namespace Microsoft.ML.Srt.Cli;
 /// items but the last) and prints JSON: model file size and load time, single-user top-K latency (SrtModel.Recommend and a
 /// PredictionEngine; p50 / p99 / mean), and batched throughput (Transform and SrtModel.Recommend on many histories).
 /// </summary>
-internal sealed class BenchmarkScoringCommand : ICliCommand
+internal sealed class BenchmarkScoringCommand(CliStreams streams) : Command<BenchmarkScoringCommand.Settings>
 {
-    public string Name => "benchmark scoring";
-
-    public string Description => "Time recommendations of a saved model: load time, single-user latency (p50/p99) and batched users/s; print JSON.";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        new("model", "The SRT model file (.zip) to load.", "M.zip", Required: true),
-        .. DataArguments.Options,
-        new("k", "Recommendations per user, over the whole catalog.", "K", Default: "10"),
-        new("users", "Test users to score (first in file order); 0: all.", "N", Default: "0"),
-        new("latency-samples", "Single-user calls timed per method (after 50 untimed), cycling through the users.", "N", Default: "2000"),
-        new("batch-size", "Histories per forward pass in Transform.", "N", Default: "256"),
-        new("device", "Torch device: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
-        new("threads", "libtorch intra-op threads (default: libtorch's own choice, usually the core count).", "N"),
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    /// <summary>The options of <c>srt benchmark scoring</c>: the model, the data options of its test users, and what to time.</summary>
+    public sealed class Settings : DataSettings
     {
-        var modelPath = arguments.GetRequired("model");
-        int k = Positive(arguments, "k", 10);
-        int userLimit = arguments.GetInt("users", 0);
-        int samples = Positive(arguments, "latency-samples", 2000);
-        int batchSize = Positive(arguments, "batch-size", 256);
-        if (userLimit < 0) throw new CliUsageException("option '--users' must be 0 (all) or positive.");
+        [CommandOption("--model <M.zip>", isRequired: true)]
+        [Description("The SRT model file (.zip) to load.")]
+        public string Model { get; set; } = "";
+
+        [CommandOption("-k <K>")]
+        [Description("Recommendations per user, over the whole catalog.")]
+        [DefaultValue(10)]
+        public int K { get; set; }
+
+        [CommandOption("--users <N>")]
+        [Description("Test users to score (first in file order); 0: all.")]
+        [DefaultValue(0)]
+        public int Users { get; set; }
+
+        [CommandOption("--latency-samples <N>")]
+        [Description("Single-user calls timed per method (after 50 untimed), cycling through the users.")]
+        [DefaultValue(2000)]
+        public int LatencySamples { get; set; }
+
+        [CommandOption("--batch-size <N>")]
+        [Description("Histories per forward pass in Transform.")]
+        [DefaultValue(256)]
+        public int BatchSize { get; set; }
+
+        [CommandOption("--device <DEVICE>")]
+        [Description("Torch device: auto, cpu, cuda or cuda:N.")]
+        [DefaultValue("auto")]
+        public string Device { get; set; } = "auto";
+
+        [CommandOption("--threads <N>")]
+        [Description("libtorch intra-op threads (default: libtorch's own choice, usually the core count).")]
+        public int? Threads { get; set; }
+
+        /// <inheritdoc/>
+        public override ValidationResult Validate()
+        {
+            var data = base.Validate();
+            if (!data.Successful) return data;
+            if (Users < 0) return ValidationResult.Error($"option '--users' must be 0 (all) or positive; got {Users}.");
+            return Positive("-k", K) ?? Positive("--latency-samples", LatencySamples) ?? Positive("--batch-size", BatchSize)
+                ?? (Threads is { } threads ? Positive("--threads", threads) : null) ?? ValidationResult.Success();
+        }
+
+        private static ValidationResult? Positive(string option, int value) =>
+            value >= 1 ? null : ValidationResult.Error($"option '{option}' must be at least 1; got {value}.");
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var modelPath = settings.Model;
+        int k = settings.K, userLimit = settings.Users, samples = settings.LatencySamples, batchSize = settings.BatchSize;
         if (!File.Exists(modelPath)) throw new FileNotFoundException($"The model file '{modelPath}' does not exist.", modelPath);
-        if (arguments.Get("threads") is not null) TorchSharp.torch.set_num_threads(Positive(arguments, "threads", 1));
+        if (settings.Threads is { } threads) TorchSharp.torch.set_num_threads(threads);
 
         var clock = Stopwatch.StartNew();
-        var model = SrtModel.Load(modelPath, arguments.GetRequired("device"));
+        var model = SrtModel.Load(modelPath, settings.Device);
         double loadSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         model.Recommend([0], 1); // builds the cached item vectors
         double vectorsSeconds = clock.Elapsed.TotalSeconds;
 
-        var (histories, skipped) = TestHistories(DataArguments.Load(DataArguments.Parse(arguments)), model.Catalog, userLimit);
+        var (histories, skipped) = TestHistories(DataSettings.Load(settings.ToLoaderOptions()), model.Catalog, userLimit);
         if (histories.Count == 0) throw new InvalidOperationException("No test user has a history in the model's catalog (users need at least 3 interactions).");
         var ids = histories.Select(h => h.Select(model.Catalog.GetId).ToArray()).ToList();
 
@@ -67,7 +100,7 @@ internal sealed class BenchmarkScoringCommand : ICliCommand
         model.Recommend(histories, k);
         double batchSeconds = clock.Elapsed.TotalSeconds;
 
-        output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        streams.Output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["model"] = modelPath,
             ["model_file_mb"] = Math.Round(new FileInfo(modelPath).Length / 1e6, 2),
@@ -88,12 +121,6 @@ internal sealed class BenchmarkScoringCommand : ICliCommand
             },
         }, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
-    }
-
-    private static int Positive(CliArguments arguments, string name, int fallback)
-    {
-        int value = arguments.GetInt(name, fallback);
-        return value >= 1 ? value : throw new CliUsageException($"option '--{name}' must be at least 1.");
     }
 
     /// <summary>Each test user's history (all items but the last) as indices of <paramref name="catalog"/>; ids it lacks are skipped and counted.</summary>

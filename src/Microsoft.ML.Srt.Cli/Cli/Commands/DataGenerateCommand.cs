@@ -1,7 +1,10 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data.Synthetic;
+using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -9,41 +12,56 @@ namespace Microsoft.ML.Srt.Cli;
 /// <c>srt data generate</c>: writes the embedded synthetic data set (a catalog TSV and a sequences file) as a
 /// stream, at any size, and prints its statistics as JSON.
 /// </summary>
-internal sealed class DataGenerateCommand : ICliCommand
+internal sealed class DataGenerateCommand(CliStreams streams) : Command<DataGenerateCommand.Settings>
 {
     private static readonly SyntheticDataOptions _defaults = new();
 
-    public string Name => "data generate";
-
-    public string Description => "Write the synthetic data set (items.tsv and sequences.txt) to a folder, streamed; print its statistics as JSON.";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        new("out", "Folder to write items.tsv and sequences.txt into (created if missing).", "DIR", Required: true),
-        new("users", "Number of users.", "N", Default: _defaults.UserCount.ToString(CultureInfo.InvariantCulture)),
-        new("items", "Number of items.", "N", Default: _defaults.ItemCount.ToString(CultureInfo.InvariantCulture)),
-        new("seed", "Random seed (same seed, same bytes).", "S", Default: _defaults.Seed.ToString(CultureInfo.InvariantCulture)),
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    /// <summary>The options of <c>srt data generate</c>; the defaults are the generator's own.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var seedText = arguments.GetRequired("seed");
-        if (!ulong.TryParse(seedText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed))
-            throw new CliUsageException($"option '--seed' needs a non-negative integer; got '{seedText}'.");
-        var options = new SyntheticDataOptions
-        {
-            UserCount = arguments.GetInt("users", _defaults.UserCount),
-            ItemCount = arguments.GetInt("items", _defaults.ItemCount),
-            Seed = seed,
-        };
-        var folder = arguments.GetRequired("out");
+        [CommandOption("--out <DIR>", isRequired: true)]
+        [Description("Folder to write items.tsv and sequences.txt into (created if missing).")]
+        public string Out { get; set; } = "";
+
+        [CommandOption("--users <N>")]
+        [Description("Number of users.")]
+        [DefaultFrom(typeof(DataGenerateCommand), nameof(DefaultUsers))]
+        public int Users { get; set; }
+
+        [CommandOption("--items <N>")]
+        [Description("Number of items.")]
+        [DefaultFrom(typeof(DataGenerateCommand), nameof(DefaultItems))]
+        public int Items { get; set; }
+
+        [CommandOption("--seed <S>")]
+        [Description("Random seed (same seed, same bytes).")]
+        [DefaultFrom(typeof(DataGenerateCommand), nameof(DefaultSeed))]
+        public ulong Seed { get; set; }
+
+        /// <inheritdoc/>
+        public override ValidationResult Validate() =>
+            Users < 1 ? ValidationResult.Error($"option '--users' must be at least 1; got {Users}.")
+            : Items < 1 ? ValidationResult.Error($"option '--items' must be at least 1; got {Items}.")
+            : ValidationResult.Success();
+    }
+
+    private static int DefaultUsers => _defaults.UserCount;
+
+    private static int DefaultItems => _defaults.ItemCount;
+
+    private static ulong DefaultSeed => _defaults.Seed;
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var options = new SyntheticDataOptions { UserCount = settings.Users, ItemCount = settings.Items, Seed = settings.Seed };
+        var folder = settings.Out;
         Directory.CreateDirectory(folder);
         var clock = Stopwatch.StartNew();
         var generator = new SyntheticDataGenerator(options);
         var itemsPath = Path.Combine(folder, "items.tsv");
         var sequencesPath = Path.Combine(folder, "sequences.txt");
         var stats = generator.Write(itemsPath, sequencesPath);
-        output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        streams.Output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["items_path"] = itemsPath, ["sequences_path"] = sequencesPath,
             ["users"] = stats.Users, ["items"] = generator.ItemCount, ["interactions"] = stats.Interactions,

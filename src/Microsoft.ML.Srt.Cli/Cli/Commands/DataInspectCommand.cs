@@ -1,27 +1,18 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
 /// <summary><c>srt data inspect</c>: loads a data set, splits it leave-one-out and prints what it found as one JSON object.</summary>
-internal sealed class DataInspectCommand : ICliCommand
+internal sealed class DataInspectCommand(CliStreams streams) : Command<DataSettings>
 {
-
-    public string Name => "data inspect";
-
-    public string Description => "Load interactions (and items), split leave-one-out, and print counts, drops and notes as JSON.";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        .. DataArguments.Options,
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    public override int Execute(CommandContext context, DataSettings settings, CancellationToken cancellationToken)
     {
-        var options = DataArguments.Parse(arguments);
+        var options = settings.ToLoaderOptions();
         var clock = Stopwatch.StartNew();
-        var data = DataArguments.Load(options);
+        var data = DataSettings.Load(options);
         var format = options.Format;
         var split = UserSplits.LeaveOneOut(data);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -51,7 +42,7 @@ internal sealed class DataInspectCommand : ICliCommand
             json.WriteNumber("seconds", Math.Round(seconds, 3));
             json.WriteEndObject();
         }
-        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+        streams.Output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
         return 0;
     }
 

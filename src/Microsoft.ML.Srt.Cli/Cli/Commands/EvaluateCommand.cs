@@ -1,9 +1,12 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Scoring;
+using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -12,47 +15,96 @@ namespace Microsoft.ML.Srt.Cli;
 /// <c>srt train</c> does, evaluates the test split and prints one JSON object. With the data options of the
 /// <c>srt train</c> run that saved the model, the full-ranking metrics are the ones that run reported.
 /// </summary>
-internal sealed class EvaluateCommand(TextWriter? progress = null) : ICliCommand
+internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateCommand.Settings>
 {
     private static readonly SrtEvaluationOptions _defaults = new();
-    private readonly TextWriter _progress = progress ?? Console.Error;
+    private readonly TextWriter _progress = streams.Error;
 
-    public string Name => "evaluate";
-
-    public string Description => "Evaluate a saved model (or a baseline) on the leave-one-out test split; print metrics as JSON.";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        .. DataArguments.Options,
-        new("model", "The SRT model file to evaluate (srt train --model); ranking is over its catalog, items are matched by id.", "M.zip"),
-        new("baseline", "Evaluate a baseline instead of a model: popularity (item counts of the training split).", "NAME", Choices: ["popularity"]),
-        new("protocol", $"Rank the target against the whole catalog, or against N uniformly sampled negatives per case ('sampled' alone: {_defaults.SampledNegatives}).",
-            "full|sampled:N", Default: "full"),
-        new("mask-history", "Leave the user's history items (other than the target) out of the candidates.", null),
-        new("ks", "Cut-offs K of NDCG@K and HIT@K.", "K,K,...", Default: string.Join(',', _defaults.Ks)),
-        new("seed", "Seed of the negative sampling.", "S", Default: _defaults.Seed.ToString(CultureInfo.InvariantCulture)),
-        new("device", "Torch device for the model: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
-        new("metrics-json", "Also write the JSON metrics to this file.", "OUT.json"),
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    /// <summary>The options of <c>srt evaluate</c>: the data options, what to evaluate and how.</summary>
+    public sealed class Settings : DataSettings
     {
-        var loadOptions = DataArguments.Parse(arguments);
-        var modelPath = arguments.Get("model");
-        var baseline = arguments.Get("baseline");
-        if ((modelPath is null) == (baseline is null))
-            throw new CliUsageException("give either --model M.zip (a saved SRT model) or --baseline popularity.");
-        var options = new SrtEvaluationOptions
+        [CommandOption("--model <M.zip>")]
+        [Description("The SRT model file to evaluate (srt train --model); ranking is over its catalog, items are matched by id.")]
+        public string? Model { get; set; }
+
+        [CommandOption("--baseline <NAME>")]
+        [Description("Evaluate a baseline instead of a model: popularity (item counts of the training split).")]
+        public string? Baseline { get; set; }
+
+        [CommandOption("--protocol <full|sampled:N>")]
+        [ProtocolDescription]
+        [DefaultValue("full")]
+        public string Protocol { get; set; } = "full";
+
+        [CommandOption("--mask-history")]
+        [Description("Leave the user's history items (other than the target) out of the candidates.")]
+        public bool MaskHistory { get; set; }
+
+        [CommandOption("--ks <K,K,...>")]
+        [Description("Cut-offs K of NDCG@K and HIT@K.")]
+        [DefaultFrom(typeof(EvaluateCommand), nameof(DefaultKs))]
+        public string Ks { get; set; } = "";
+
+        [CommandOption("--seed <S>")]
+        [Description("Seed of the negative sampling.")]
+        [DefaultFrom(typeof(EvaluateCommand), nameof(DefaultSeed))]
+        public int Seed { get; set; }
+
+        [CommandOption("--device <DEVICE>")]
+        [Description("Torch device for the model: auto, cpu, cuda or cuda:N.")]
+        [DefaultValue("auto")]
+        public string Device { get; set; } = "auto";
+
+        [CommandOption("--metrics-json <OUT.json>")]
+        [Description("Also write the JSON metrics to this file.")]
+        public string? MetricsJson { get; set; }
+
+        /// <inheritdoc/>
+        public override ValidationResult Validate()
         {
-            Ks = ParseKs(arguments),
-            MaskHistory = arguments.Has("mask-history"),
-            Seed = arguments.GetInt("seed", _defaults.Seed),
-        };
-        ParseProtocol(arguments.Get("protocol")!, options);
+            var data = base.Validate();
+            if (!data.Successful) return data;
+            if ((Model is null) == (Baseline is null))
+                return ValidationResult.Error("give either --model M.zip (a saved SRT model) or --baseline popularity.");
+            if (Baseline is not null && Choice("--baseline", Baseline, ["popularity"]) is { } baseline) return baseline;
+            if (ParseKs(Ks) is null)
+                return ValidationResult.Error($"option '--ks' needs positive integers separated by commas; got '{Ks}'.");
+            if (!TryParseProtocol(Protocol, new SrtEvaluationOptions()))
+                return ValidationResult.Error($"option '--protocol' must be 'full', 'sampled' or 'sampled:N' with N at least 1; got '{Protocol}'.");
+            return ValidationResult.Success();
+        }
+
+        /// <summary>The evaluation options these settings ask for.</summary>
+        public SrtEvaluationOptions ToEvaluationOptions()
+        {
+            var options = new SrtEvaluationOptions { Ks = ParseKs(Ks)!, MaskHistory = MaskHistory, Seed = Seed };
+            TryParseProtocol(Protocol, options);
+            return options;
+        }
+    }
+
+    private static string DefaultKs => string.Join(',', _defaults.Ks);
+
+    private static int DefaultSeed => _defaults.Seed;
+
+    /// <summary>The description of <c>--protocol</c>, with the library's default number of sampled negatives.</summary>
+    [AttributeUsage(AttributeTargets.Property)]
+    private sealed class ProtocolDescriptionAttribute : DescriptionAttribute
+    {
+        public override string Description =>
+            $"Rank the target against the whole catalog, or against N uniformly sampled negatives per case ('sampled' alone: {_defaults.SampledNegatives}).";
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var loadOptions = settings.ToLoaderOptions();
+        var modelPath = settings.Model;
+        var baseline = settings.Baseline;
+        var options = settings.ToEvaluationOptions();
         var protocol = options.Protocol == RankingProtocol.SampledNegatives ? $"sampled:{options.SampledNegatives}" : "full";
 
-        using var model = modelPath is null ? null : LoadModel(modelPath, arguments.Get("device")!);
-        var data = DataArguments.Load(loadOptions);
+        using var model = modelPath is null ? null : LoadModel(modelPath, settings.Device);
+        var data = DataSettings.Load(loadOptions);
         foreach (var note in data.Report.Notes) _progress.WriteLine(note);
         long droppedUnknown = 0;
         var sequences = model is null ? data : OnModelCatalog(data, model.Catalog, loadOptions, out droppedUnknown);
@@ -96,8 +148,8 @@ internal sealed class EvaluateCommand(TextWriter? progress = null) : ICliCommand
             json.WriteEndObject();
         }
         var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
-        if (arguments.Get("metrics-json") is { } path) File.WriteAllText(path, text + Environment.NewLine);
-        output.WriteLine(text);
+        if (settings.MetricsJson is { } path) File.WriteAllText(path, text + Environment.NewLine);
+        streams.Output.WriteLine(text);
         return 0;
     }
 
@@ -113,25 +165,27 @@ internal sealed class EvaluateCommand(TextWriter? progress = null) : ICliCommand
         }
     }
 
-    private static int[] ParseKs(CliArguments arguments)
+    /// <summary>The cut-offs of a <c>--ks</c> value; null when one is not a positive integer.</summary>
+    private static int[]? ParseKs(string value)
     {
-        var ks = arguments.GetList("ks") ?? [];
-        return ks.Select(k => int.TryParse(k, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= 1
-            ? v : throw new CliUsageException($"option '--ks' needs positive integers separated by commas; got '{arguments.Get("ks")}'.")).ToArray();
+        var ks = DataSettings.List(value) ?? [];
+        var parsed = ks.Select(k => int.TryParse(k, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= 1 ? v : 0).ToArray();
+        return parsed.Length > 0 && parsed.All(k => k >= 1) ? parsed : null;
     }
 
-    private static void ParseProtocol(string value, SrtEvaluationOptions options)
+    /// <summary>Reads <c>full</c>, <c>sampled</c> or <c>sampled:N</c> into <paramref name="options"/>; false when it is none of them.</summary>
+    private static bool TryParseProtocol(string value, SrtEvaluationOptions options)
     {
-        if (value == "full") return;
+        if (value == "full") return true;
         options.Protocol = RankingProtocol.SampledNegatives;
-        if (value == "sampled") return;
+        if (value == "sampled") return true;
         if (value.StartsWith("sampled:", StringComparison.Ordinal)
             && int.TryParse(value["sampled:".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1)
         {
             options.SampledNegatives = n;
-            return;
+            return true;
         }
-        throw new CliUsageException($"option '--protocol' must be 'full', 'sampled' or 'sampled:N' with N at least 1; got '{value}'.");
+        return false;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -7,6 +8,7 @@ using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Scoring;
 using Microsoft.ML.Srt.Training;
 using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -16,33 +18,69 @@ namespace Microsoft.ML.Srt.Cli;
 /// and shows one user's recent history and top-10 recommendations with titles. Progress is a Spectre.Console bar
 /// on a terminal and plain lines when the output is redirected (or captured, as in tests).
 /// </summary>
-internal sealed class QuickstartCommand(bool? interactive = null) : ICliCommand
+internal sealed class QuickstartCommand(CliStreams streams) : Command<QuickstartCommand.Settings>
 {
     private static readonly int[] _ks = [5, 10, 20];
 
-    public string Name => "quickstart";
-
-    public string Description => "Train, evaluate and save a small SRT model on the built-in synthetic data, then show recommendations (1-2 minutes).";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        new("users", "Users to generate.", "N", Default: "5000"),
-        new("items", "Items to generate.", "N", Default: "2000"),
-        new("epochs", "Training epochs.", "N", Default: "15"),
-        new("dimension", "Model width d.", "N", Default: "64"),
-        new("layers", "Transformer layers.", "N", Default: "2"),
-        new("seed", "Seed of the data and of training.", "S", Default: "42"),
-        new("model", "Where to save the model file (default: quickstart-model.zip in --out, or in the current folder).", "PATH"),
-        new("out", "Folder for the model file and quickstart-metrics.json (created when missing).", "DIR"),
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    /// <summary>The options of <c>srt quickstart</c>: the size of the data and of the model.</summary>
+    public sealed class Settings : CommandSettings
     {
-        int users = Int(arguments, "users", 5000, 10), items = Int(arguments, "items", 2000, 20), epochs = Int(arguments, "epochs", 15, 1);
-        int dimension = Int(arguments, "dimension", 64, 2), layers = Int(arguments, "layers", 2, 1), seed = Int(arguments, "seed", 42, 0);
-        var outDir = arguments.Get("out");
-        var modelPath = Path.GetFullPath(arguments.Get("model") ?? Path.Combine(outDir ?? ".", "quickstart-model.zip"));
-        bool fancy = interactive ?? (ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive);
+        [CommandOption("--users <N>")]
+        [Description("Users to generate.")]
+        [DefaultValue(5000)]
+        public int Users { get; set; }
+
+        [CommandOption("--items <N>")]
+        [Description("Items to generate.")]
+        [DefaultValue(2000)]
+        public int Items { get; set; }
+
+        [CommandOption("--epochs <N>")]
+        [Description("Training epochs.")]
+        [DefaultValue(15)]
+        public int Epochs { get; set; }
+
+        [CommandOption("--dimension <N>")]
+        [Description("Model width d.")]
+        [DefaultValue(64)]
+        public int Dimension { get; set; }
+
+        [CommandOption("--layers <N>")]
+        [Description("Transformer layers.")]
+        [DefaultValue(2)]
+        public int Layers { get; set; }
+
+        [CommandOption("--seed <S>")]
+        [Description("Seed of the data and of training.")]
+        [DefaultValue(42)]
+        public int Seed { get; set; }
+
+        [CommandOption("--model <PATH>")]
+        [Description("Where to save the model file (default: quickstart-model.zip in --out, or in the current folder).")]
+        public string? Model { get; set; }
+
+        [CommandOption("--out <DIR>")]
+        [Description("Folder for the model file and quickstart-metrics.json (created when missing).")]
+        public string? Out { get; set; }
+
+        /// <inheritdoc/>
+        public override ValidationResult Validate() =>
+            AtLeast("--users", Users, 10) ?? AtLeast("--items", Items, 20) ?? AtLeast("--epochs", Epochs, 1)
+            ?? AtLeast("--dimension", Dimension, 2) ?? AtLeast("--layers", Layers, 1) ?? AtLeast("--seed", Seed, 0)
+            ?? ValidationResult.Success();
+
+        private static ValidationResult? AtLeast(string option, int value, int minimum) =>
+            value >= minimum ? null : ValidationResult.Error($"option '{option}' must be at least {minimum}; got {value}.");
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        int users = settings.Users, items = settings.Items, epochs = settings.Epochs;
+        int dimension = settings.Dimension, layers = settings.Layers, seed = settings.Seed;
+        var outDir = settings.Out;
+        var modelPath = Path.GetFullPath(settings.Model ?? Path.Combine(outDir ?? ".", "quickstart-model.zip"));
+        var output = streams.Output;
+        bool fancy = streams.OutputIsTerminal;
         var total = Stopwatch.StartNew();
 
         // 1. Data: the embedded generator, seeded, so every run sees the same set.
@@ -124,7 +162,6 @@ internal sealed class QuickstartCommand(bool? interactive = null) : ICliCommand
     private static string Row(string name, NextItemMetrics m) =>
         string.Create(CultureInfo.InvariantCulture, $"  {name,-12} {m.Ndcg[10],8:F4} {m.Hit[10],8:F4} {m.Mrr,8:F4}");
 
-
     private static void WriteMetrics(string path, NextItemMetrics srt, NextItemMetrics baseline, SrtTrainingSummary summary, string modelPath, double seconds)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -141,15 +178,4 @@ internal sealed class QuickstartCommand(bool? interactive = null) : ICliCommand
         };
         File.WriteAllText(path, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }) + Environment.NewLine);
     }
-
-    private static int Int(CliArguments arguments, string name, int fallback, int minimum)
-    {
-        var value = arguments.Get(name);
-        if (value is null) return fallback;
-        if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n))
-            throw new CliUsageException($"option '--{name}' needs an integer; got '{value}'.");
-        if (n < minimum) throw new CliUsageException($"option '--{name}' must be at least {minimum}; got {n}.");
-        return n;
-    }
-
 }

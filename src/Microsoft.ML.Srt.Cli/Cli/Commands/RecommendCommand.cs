@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.IO.Compression;
 using System.Reflection;
@@ -5,6 +6,8 @@ using System.Text.Json;
 using Microsoft.ML.Data;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Scoring;
+using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -15,7 +18,7 @@ namespace Microsoft.ML.Srt.Cli;
 /// loaded with <c>mlContext.Model.Load</c> and scored through the whole loaded pipeline (the history goes into
 /// <c>--input-column</c>, else the transformer's history column, else the pipeline input's only text column).
 /// </summary>
-internal sealed class RecommendCommand : ICliCommand
+internal sealed class RecommendCommand(CliStreams streams) : Command<RecommendCommand.Settings>
 {
     /// <summary>The <c>kind</c> printed for an SRT model file.</summary>
     public const string SrtModelKind = "srt-model";
@@ -23,26 +26,42 @@ internal sealed class RecommendCommand : ICliCommand
     /// <summary>The <c>kind</c> printed for an ML.NET model zip.</summary>
     public const string MlNetKind = "ml.net";
 
-    public string Name => "recommend";
-
-    public string Description => "Recommend items for one history with a saved model (an SRT model file or an ML.NET model zip with an SrtTransformer).";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        new("model", "The model: an SRT model file (srt train --model) or an ML.NET model zip (mlContext.Model.Save) holding an SrtTransformer.", "PATH", Required: true),
-        new("history", "The user's items so far, oldest first, as comma-separated ids.", "ID,ID,...", Required: true),
-        new("top-k", "Recommendations to print (default 10; an ML.NET zip returns at most its transformer's saved TopK, which is also its default).", "N", Short: "k"),
-        new("input-column", "ML.NET zips: the pipeline input column that receives the history (default: the SrtTransformer's history column, else the input's only text column).", "NAME"),
-        new("json", "Print one JSON object (items, titles, scores) instead of text.", null),
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    /// <summary>The options of <c>srt recommend</c>: the model, the history and how many items to print.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var path = arguments.GetRequired("model");
-        var history = arguments.GetList("history") ?? [];
-        if (history.Length == 0) throw new CliUsageException("option '--history' needs at least one item id.");
-        int? topK = arguments.Get("top-k") is null ? null : arguments.GetInt("top-k", 10);
-        if (topK < 1) throw new CliUsageException($"option '--top-k' must be at least 1; got {topK}.");
+        [CommandOption("--model <PATH>", isRequired: true)]
+        [Description("The model: an SRT model file (srt train --model) or an ML.NET model zip (mlContext.Model.Save) holding an SrtTransformer.")]
+        public string Model { get; set; } = "";
+
+        [CommandOption("--history <ID,ID,...>", isRequired: true)]
+        [Description("The user's items so far, oldest first, as comma-separated ids.")]
+        public string History { get; set; } = "";
+
+        [CommandOption("-k|--top-k <N>")]
+        [Description("Recommendations to print (default 10; an ML.NET zip returns at most its transformer's saved TopK, which is also its default).")]
+        public int? TopK { get; set; }
+
+        [CommandOption("--input-column <NAME>")]
+        [Description("ML.NET zips: the pipeline input column that receives the history (default: the SrtTransformer's history column, else the input's only text column).")]
+        public string? InputColumn { get; set; }
+
+        [CommandOption("--json")]
+        [Description("Print one JSON object (items, titles, scores) instead of text.")]
+        public bool Json { get; set; }
+
+        /// <inheritdoc/>
+        public override ValidationResult Validate() =>
+            (DataSettings.List(History) ?? []).Length == 0 ? ValidationResult.Error("option '--history' needs at least one item id.")
+            : TopK < 1 ? ValidationResult.Error($"option '--top-k' must be at least 1; got {TopK}.")
+            : ValidationResult.Success();
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var path = settings.Model;
+        var history = DataSettings.List(settings.History) ?? [];
+        int? topK = settings.TopK;
+        var output = streams.Output;
 
         using var loaded = Load(path, topK ?? 10);
         var srt = loaded.Transformer;
@@ -53,10 +72,10 @@ internal sealed class RecommendCommand : ICliCommand
             throw new SrtDataException("--history", null, null,
                 $"none of the {history.Length} item ids is in the model's catalog of {catalog.Count:N0} items (for example: {string.Join(", ", catalog.Ids.Take(3))}).");
 
-        var (items, scores) = Score(loaded, path, arguments.Get("input-column"), history);
+        var (items, scores) = Score(loaded, path, settings.InputColumn, history);
         int count = Math.Min(items.Length, topK ?? items.Length);
 
-        if (arguments.Has("json"))
+        if (settings.Json)
         {
             WriteJson(output, path, loaded.Kind, srt, history, skipped, items[..count], scores[..count]);
             return 0;

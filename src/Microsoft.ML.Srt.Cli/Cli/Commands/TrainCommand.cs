@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Training;
 using Spectre.Console;
+using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -12,11 +14,11 @@ namespace Microsoft.ML.Srt.Cli;
 /// validation part), evaluates the test part with full ranking over the whole catalog, and prints one JSON object.
 /// Progress lines go to the error stream, so the standard output is only the JSON.
 /// </summary>
-internal sealed class TrainCommand(TextWriter? progress = null, bool? interactive = null) : ICliCommand
+internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Settings>
 {
-    private static readonly string[] _representations = ["text", "id", "text-and-id"];
     private static readonly int[] _ks = [5, 10, 20];
-    // The command's defaults are the library's default recipe (docs/training.md), never a copy of it.
+    // The command's defaults are the library's (a fresh SrtTrainer.Options, read when the help is shown or a run starts),
+    // never a copy of them; --epochs and --max-minutes are the exceptions (see Settings).
     private static readonly SrtTrainer.Options _defaults = new();
     private static string Invariant(double value) => value.ToString(CultureInfo.InvariantCulture);
     private static string RepresentationName(ItemRepresentation r) => r switch
@@ -25,100 +27,223 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         ItemRepresentation.TextAndId => "text-and-id",
         _ => "text",
     };
-    private readonly TextWriter _progress = progress ?? Console.Error;
-    private readonly bool? _interactive = interactive;
 
-    public string Name => "train";
-
-    public string Description => "Train SRT on a leave-one-out split, evaluate the test split (full ranking), print metrics as JSON.";
-
-    public IReadOnlyList<CliOption> Options { get; } =
-    [
-        .. DataArguments.Options,
-        new("representation", "How items become vectors: text (SRT), id (SASRec-style) or text-and-id.", "KIND", Default: RepresentationName(_defaults.ItemRepresentation), Choices: _representations),
-        new("preset", $"Model size: {string.Join(", ", SrtPresets.All.Keys)}.", "NAME", Default: _defaults.Preset),
-        new("layers", "Transformer layers (default: the preset's).", "N"),
-        new("heads", "Attention heads (default: the preset's).", "N"),
-        new("dimension", "Model width d (default: the preset's).", "N"),
-        new("negatives", "Sampled negatives per step, or 'all' for the full softmax.", "N|all", Default: _defaults.Negatives == 0 ? "all" : Invariant(_defaults.Negatives)),
-        new("negative-sharing", "Negatives shared by the whole batch, or drawn per sequence (the paper's way).", "HOW", Default: _defaults.NegativeSharing == NegativeSharing.PerSequence ? "per-sequence" : "batch", Choices: ["batch", "per-sequence"]),
-        new("repeat-bias", "Learn a score offset for items the history already holds (how often users take an item again).", "on|off", Default: _defaults.LearnRepeatBias ? "on" : "off", Choices: ["on", "off"]),
-        new("dropout", "Dropout on embeddings, attention weights and block outputs.", "P", Default: Invariant(_defaults.Dropout)),
-        new("temperature", "Softmax temperature τ.", "T", Default: Invariant(_defaults.Temperature)),
-        new("learning-rate", "Peak learning rate of the one-cycle schedule.", "LR", Default: Invariant(_defaults.LearningRate)),
-        new("weight-decay", "AdamW weight decay.", "W", Default: Invariant(_defaults.WeightDecay)),
-        new("patience", "Early stopping: validations without improvement (while the learning rate decays) before stopping; 0: off.", "N", Default: Invariant(_defaults.EarlyStoppingPatience)),
-        new("epochs", "Training epochs.", "N", Default: Invariant(_defaults.Epochs)),
-        new("batch-size", "Sequences per batch.", "N", Default: Invariant(_defaults.BatchSize)),
-        new("max-minutes", "Training time budget in minutes (0: none).", "M", Default: Invariant(_defaults.MaxMinutes)),
-        new("seed", "Random seed.", "S", Default: Invariant(_defaults.Seed)),
-        new("device", "Torch device: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
-        new("model", "Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).", "OUT.zip"),
-        new("metrics-json", "Also write the JSON metrics to this file.", "OUT.json"),
-    ];
-
-    public int Execute(CliArguments arguments, TextWriter output)
+    /// <summary>The options of <c>srt train</c>: the data options, then the trainer's.</summary>
+    public sealed class Settings : DataSettings
     {
-        var loadOptions = DataArguments.Parse(arguments);
-
-        var negatives = arguments.Get("negatives")!;
-        var options = new SrtTrainer.Options
+        // The SrtTrainer.Options field behind each option: a library validation error is reported with the option's name.
+        private static readonly Dictionary<string, string> _optionOfField = new()
         {
-            ItemRepresentation = arguments.Get("representation") switch
+            [nameof(SrtTrainer.Options.Preset)] = "--preset", [nameof(SrtTrainer.Options.Layers)] = "--layers",
+            [nameof(SrtTrainer.Options.Heads)] = "--heads", [nameof(SrtTrainer.Options.Dimension)] = "--dimension",
+            [nameof(SrtTrainer.Options.Negatives)] = "--negatives", [nameof(SrtTrainer.Options.Dropout)] = "--dropout",
+            [nameof(SrtTrainer.Options.Temperature)] = "--temperature", [nameof(SrtTrainer.Options.LearningRate)] = "--learning-rate",
+            [nameof(SrtTrainer.Options.WeightDecay)] = "--weight-decay", [nameof(SrtTrainer.Options.EarlyStoppingPatience)] = "--patience",
+            [nameof(SrtTrainer.Options.Epochs)] = "--epochs", [nameof(SrtTrainer.Options.BatchSize)] = "--batch-size",
+            [nameof(SrtTrainer.Options.MaxMinutes)] = "--max-minutes", [nameof(SrtTrainer.Options.Seed)] = "--seed",
+        };
+
+        [CommandOption("--representation <KIND>")]
+        [Description("How items become vectors: text (SRT), id (SASRec-style) or text-and-id.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultRepresentation))]
+        public string Representation { get; set; } = "";
+
+        [CommandOption("--preset <NAME>")]
+        [PresetDescription]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultPreset))]
+        public string Preset { get; set; } = "";
+
+        [CommandOption("--layers <N>")]
+        [Description("Transformer layers (default: the preset's).")]
+        public int? Layers { get; set; }
+
+        [CommandOption("--heads <N>")]
+        [Description("Attention heads (default: the preset's).")]
+        public int? Heads { get; set; }
+
+        [CommandOption("--dimension <N>")]
+        [Description("Model width d (default: the preset's).")]
+        public int? Dimension { get; set; }
+
+        [CommandOption("--negatives <N>")]
+        [Description("Sampled negatives per step, or 'all' for the full softmax.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultNegatives))]
+        public string Negatives { get; set; } = "";
+
+        [CommandOption("--negative-sharing <HOW>")]
+        [Description("Negatives shared by the whole batch, or drawn per sequence (the paper's way): batch or per-sequence.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultNegativeSharing))]
+        public string NegativeSharing { get; set; } = "";
+
+        [CommandOption("--repeat-bias <on|off>")]
+        [Description("Learn a score offset for items the history already holds (how often users take an item again).")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultRepeatBias))]
+        public string RepeatBias { get; set; } = "";
+
+        [CommandOption("--dropout <P>")]
+        [Description("Dropout on embeddings, attention weights and block outputs.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultDropout))]
+        public double Dropout { get; set; }
+
+        [CommandOption("--temperature <T>")]
+        [Description("Softmax temperature τ.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultTemperature))]
+        public double Temperature { get; set; }
+
+        [CommandOption("--learning-rate <LR>")]
+        [Description("Peak learning rate of the one-cycle schedule.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultLearningRate))]
+        public double LearningRate { get; set; }
+
+        [CommandOption("--weight-decay <W>")]
+        [Description("AdamW weight decay.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultWeightDecay))]
+        public double WeightDecay { get; set; }
+
+        [CommandOption("--patience <N>")]
+        [Description("Early stopping: validations without improvement (while the learning rate decays) before stopping; 0: off.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultPatience))]
+        public int Patience { get; set; }
+
+        // --epochs and --max-minutes are the CLI's own recipe, not the library's: the library's defaults are deterministic
+        // (no time budget), while srt train keeps the time-budgeted Beauty default that docs/training.md documents.
+        [CommandOption("--epochs <N>")]
+        [Description("Training epochs (the CLI's Beauty recipe; the library's default differs).")]
+        [DefaultValue(200)]
+        public int Epochs { get; set; }
+
+        [CommandOption("--batch-size <N>")]
+        [Description("Sequences per batch.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultBatchSize))]
+        public int BatchSize { get; set; }
+
+        [CommandOption("--max-minutes <M>")]
+        [Description("Training time budget in minutes; 0: none, epochs and early stopping alone decide (the CLI's Beauty recipe; the library's default is 0).")]
+        [DefaultValue(44.0)]
+        public double MaxMinutes { get; set; }
+
+        [CommandOption("--seed <S>")]
+        [Description("Random seed.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultSeed))]
+        public int Seed { get; set; }
+
+        [CommandOption("--device <DEVICE>")]
+        [Description("Torch device: auto, cpu, cuda or cuda:N.")]
+        [DefaultValue("auto")]
+        public string Device { get; set; } = "auto";
+
+        [CommandOption("--model <OUT.zip>")]
+        [Description("Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).")]
+        public string? Model { get; set; }
+
+        [CommandOption("--metrics-json <OUT.json>")]
+        [Description("Also write the JSON metrics to this file.")]
+        public string? MetricsJson { get; set; }
+
+        /// <summary>The trainer options these settings ask for.</summary>
+        public SrtTrainer.Options ToTrainerOptions() => new()
+        {
+            ItemRepresentation = Representation switch
             {
                 "id" => ItemRepresentation.Id,
                 "text-and-id" => ItemRepresentation.TextAndId,
                 _ => ItemRepresentation.Text,
             },
-            Preset = arguments.Get("preset")!,
-            Layers = arguments.GetInt("layers", 0),
-            Heads = arguments.GetInt("heads", 0),
-            Dimension = arguments.GetInt("dimension", 0),
-            Negatives = negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : arguments.GetInt("negatives", _defaults.Negatives),
-            NegativeSharing = arguments.Get("negative-sharing") == "per-sequence" ? NegativeSharing.PerSequence : NegativeSharing.PerBatch,
-            LearnRepeatBias = arguments.Get("repeat-bias") == "on",
-            Dropout = arguments.GetDouble("dropout", _defaults.Dropout),
-            Temperature = arguments.GetDouble("temperature", _defaults.Temperature),
-            LearningRate = arguments.GetDouble("learning-rate", _defaults.LearningRate),
-            WeightDecay = arguments.GetDouble("weight-decay", _defaults.WeightDecay),
-            EarlyStoppingPatience = arguments.GetInt("patience", _defaults.EarlyStoppingPatience),
-            Epochs = arguments.GetInt("epochs", _defaults.Epochs),
-            BatchSize = arguments.GetInt("batch-size", _defaults.BatchSize),
-            MaxMinutes = arguments.GetDouble("max-minutes", _defaults.MaxMinutes),
-            Seed = arguments.GetInt("seed", _defaults.Seed),
-            Device = arguments.Get("device")!,
+            Preset = Preset,
+            Layers = Layers ?? 0,
+            Heads = Heads ?? 0,
+            Dimension = Dimension ?? 0,
+            Negatives = Negatives.Equals("all", StringComparison.OrdinalIgnoreCase) ? 0 : int.Parse(Negatives, NumberStyles.Integer, CultureInfo.InvariantCulture),
+            NegativeSharing = NegativeSharing == "per-sequence" ? Training.NegativeSharing.PerSequence : Training.NegativeSharing.PerBatch,
+            LearnRepeatBias = RepeatBias == "on",
+            Dropout = Dropout,
+            Temperature = Temperature,
+            LearningRate = LearningRate,
+            WeightDecay = WeightDecay,
+            EarlyStoppingPatience = Patience,
+            Epochs = Epochs,
+            BatchSize = BatchSize,
+            MaxMinutes = MaxMinutes,
+            Seed = Seed,
+            Device = Device,
         };
-        SrtTrainer trainer;
-        try
-        {
-            trainer = new SrtTrainer(options, line => { if (!line.StartsWith("epoch ", StringComparison.Ordinal)) _progress.WriteLine(line); });
-        }
-        catch (ArgumentException e)
-        {
-            throw new CliUsageException(e.Message);
-        }
 
-        var data = DataArguments.Load(loadOptions);
-        foreach (var note in data.Report.Notes) _progress.WriteLine(note);
+        /// <inheritdoc/>
+        public override ValidationResult Validate()
+        {
+            var data = base.Validate();
+            if (!data.Successful) return data;
+            var choice = Choice("--representation", Representation, ["text", "id", "text-and-id"])
+                ?? Choice("--negative-sharing", NegativeSharing, ["batch", "per-sequence"])
+                ?? Choice("--repeat-bias", RepeatBias, ["on", "off"]);
+            if (choice is not null) return choice;
+            if (!Negatives.Equals("all", StringComparison.OrdinalIgnoreCase) && !int.TryParse(Negatives, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+                return ValidationResult.Error($"option '--negatives' needs an integer or 'all'; got '{Negatives}'.");
+            try
+            {
+                _ = new SrtTrainer(ToTrainerOptions()); // the library's own checks, with its messages
+            }
+            catch (ArgumentException e)
+            {
+                if (e.ParamName is null || !_optionOfField.TryGetValue(e.ParamName, out var option)) return ValidationResult.Error(e.Message);
+                return ValidationResult.Error($"option '{option}': {e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)}");
+            }
+            return ValidationResult.Success();
+        }
+    }
+
+    private static string DefaultRepresentation => RepresentationName(_defaults.ItemRepresentation);
+
+    private static string DefaultPreset => _defaults.Preset;
+
+    private static string DefaultNegatives => _defaults.Negatives == 0 ? "all" : Invariant(_defaults.Negatives);
+
+    private static string DefaultNegativeSharing => _defaults.NegativeSharing == Training.NegativeSharing.PerSequence ? "per-sequence" : "batch";
+
+    private static string DefaultRepeatBias => _defaults.LearnRepeatBias ? "on" : "off";
+
+    private static double DefaultDropout => _defaults.Dropout;
+
+    private static double DefaultTemperature => _defaults.Temperature;
+
+    private static double DefaultLearningRate => _defaults.LearningRate;
+
+    private static double DefaultWeightDecay => _defaults.WeightDecay;
+
+    private static int DefaultPatience => _defaults.EarlyStoppingPatience;
+
+    private static int DefaultBatchSize => _defaults.BatchSize;
+
+    private static int DefaultSeed => _defaults.Seed;
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var loadOptions = settings.ToLoaderOptions();
+        var options = settings.ToTrainerOptions();
+        var progress = streams.Error;
+        var trainer = new SrtTrainer(options, line => { if (!line.StartsWith("epoch ", StringComparison.Ordinal)) progress.WriteLine(line); });
+
+        var data = DataSettings.Load(loadOptions);
+        foreach (var note in data.Report.Notes) progress.WriteLine(note);
         var split = UserSplits.LeaveOneOut(data);
-        _progress.WriteLine($"{data.UserCount} users, {data.Catalog.Count} items, {data.InteractionCount} interactions; " +
+        progress.WriteLine($"{data.UserCount} users, {data.Catalog.Count} items, {data.InteractionCount} interactions; " +
                             $"{split.Test.Count} test users, {split.UsersNotEvaluated} too short to evaluate.");
         if (split.Test.Count == 0)
             throw new InvalidOperationException("No user has 3 or more interactions, so the leave-one-out split has nothing to validate or test.");
 
         var clock = Stopwatch.StartNew();
-        bool interactive = _interactive ?? (ReferenceEquals(_progress, Console.Error) && !Console.IsErrorRedirected);
-        using var model = EpochProgress.Run(options, () => trainer.Train(split.Train, split.Validation), _progress, interactive,
+        bool interactive = streams.ErrorIsTerminal;
+        using var model = EpochProgress.Run(options, () => trainer.Train(split.Train, split.Validation), progress, interactive,
             interactive ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null);
         double trainSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var metrics = model.Evaluate(split.Test, _ks, maskHistory: false);
         double testSeconds = clock.Elapsed.TotalSeconds;
-        var modelPath = arguments.Get("model");
+        var modelPath = settings.Model;
         if (modelPath is not null)
         {
             model.Save(modelPath);
-            _progress.WriteLine($"Saved the model to {Path.GetFullPath(modelPath)}.");
+            progress.WriteLine($"Saved the model to {Path.GetFullPath(modelPath)}.");
         }
         var summary = model.TrainingSummary!;
         int epochs = summary.Epochs.Count;
@@ -179,8 +304,8 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
             json.WriteEndObject();
         }
         var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
-        if (arguments.Get("metrics-json") is { } path) File.WriteAllText(path, text + Environment.NewLine);
-        output.WriteLine(text);
+        if (settings.MetricsJson is { } path) File.WriteAllText(path, text + Environment.NewLine);
+        streams.Output.WriteLine(text);
         return 0;
     }
 
@@ -224,7 +349,4 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         if (double.IsFinite(value)) json.WriteNumber(name, Math.Round(value, 6));
         else json.WriteNull(name);
     }
-
-
-
 }
