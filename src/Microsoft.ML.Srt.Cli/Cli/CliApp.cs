@@ -14,7 +14,7 @@ namespace Microsoft.ML.Srt.Cli;
 /// </summary>
 internal static partial class CliApp
 {
-    private static readonly string[] _branches = ["data", "benchmark"];
+    private const string DataBranch = "data", BenchmarkBranch = "benchmark";
 
     /// <summary>
     /// Runs the tool in this process. Exit codes: 0 success; 1 bad data or a failed command (one line on
@@ -25,7 +25,7 @@ internal static partial class CliApp
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         // "srt data" alone is incomplete: Spectre shows the branch's help; here on the error stream, as a usage error.
-        bool incomplete = args.Count == 1 && _branches.Contains(args[0]);
+        bool incomplete = args.Count == 1 && args[0] is (DataBranch or BenchmarkBranch);
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -69,7 +69,7 @@ internal static partial class CliApp
         config.SetApplicationVersion(Version);
         config.AddCommand<QuickstartCommand>("quickstart")
             .WithDescription("Train, evaluate and save a small SRT model on the built-in synthetic data, then show recommendations (1-2 minutes).");
-        config.AddBranch("data", data =>
+        config.AddBranch(DataBranch, data =>
         {
             data.SetDescription("Inspect a data set, or write the synthetic one.");
             data.AddCommand<DataInspectCommand>("inspect")
@@ -88,7 +88,7 @@ internal static partial class CliApp
         config.AddCommand<RecommendCommand>("recommend")
             .WithDescription("Recommend items for one history with a saved model (an SRT model file or an ML.NET model zip with an SrtTransformer).")
             .WithExample("recommend", "--model", "model.zip", "--history", "I1,I2,I3", "-k", "10");
-        config.AddBranch("benchmark", benchmark =>
+        config.AddBranch(BenchmarkBranch, benchmark =>
         {
             benchmark.SetDescription("Time training and scoring, or reproduce the paper's Amazon Beauty table.");
             benchmark.AddCommand<BenchmarkStepCommand>("step")
