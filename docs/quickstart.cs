@@ -66,7 +66,8 @@ Console.WriteLine($"Trained in {summary.TotalSeconds:F1} s; kept epoch {summary.
 IDataView allInteractions = DataViewInteractionReader.ToDataView(sequences);
 var evaluation = new SrtEvaluationOptions { TimestampColumnName = "Timestamp", Ks = [10] };
 NextItemMetrics srt = mlContext.Recommendation().Evaluate(model, allInteractions, evaluation);
-NextItemMetrics popularity = mlContext.Recommendation().Evaluate(PopularityRecommender.Fit(split.Train), allInteractions, evaluation);
+var popularityModel = PopularityRecommender.Fit(split.Train);
+NextItemMetrics popularity = mlContext.Recommendation().Evaluate(popularityModel, allInteractions, evaluation);
 Console.WriteLine();
 Console.WriteLine($"Test: {srt.Cases:N0} users, full ranking over {catalog.Count:N0} items");
 Console.WriteLine($"  {"model",-12} {"NDCG@10",8} {"HIT@10",8} {"MRR",8}");
@@ -83,7 +84,8 @@ string[] history = [.. sequences.GetSequence(user)[..withoutTestItem[user]].ToAr
 string heldOut = catalog.GetId(sequences.GetSequence(user)[^1]);
 SrtRecommendationOutput top = engine.Predict(new SrtHistoryInput { History = history });
 int brand = catalog.TextFields.ToList().IndexOf(SyntheticDataGenerator.BrandField);
-string Describe(string id) => catalog.TryGetIndex(id, out int i) ? $"{id}  {catalog.GetTitle(i)} [{catalog.GetText(i, brand)}]" : id;
+string Describe(string id) =>
+    catalog.TryGetIndex(id, out int i) ? $"{id}  {catalog.GetTitle(i)} [{catalog.GetText(i, brand)}]" : id;
 
 Console.WriteLine();
 Console.WriteLine($"User {sequences.UserIds[user]} recently bought (oldest first):");
@@ -96,8 +98,9 @@ for (int k = 0; k < top.RecommendedItems.Length; k++)
 // ## Plot
 // Validation NDCG@10 after each epoch, from the training summary, with the kept epoch marked.
 var plot = new Plot();
-var curve = plot.Add.ScatterLine(summary.Epochs.Select(e => (double)e.Epoch).ToArray(), summary.Epochs.Select(e => e.ValidationNdcg10).ToArray());
-curve.LineWidth = 2;
+double[] epochs = [.. summary.Epochs.Select(e => (double)e.Epoch)];
+double[] validation = [.. summary.Epochs.Select(e => e.ValidationNdcg10)];
+plot.Add.ScatterLine(epochs, validation).LineWidth = 2;
 var best = summary.Epochs.Single(e => e.Epoch == summary.BestEpoch);
 plot.Add.Marker(best.Epoch, best.ValidationNdcg10, MarkerShape.FilledCircle, 10).LegendText = $"kept: epoch {best.Epoch}";
 plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
@@ -114,5 +117,6 @@ Console.WriteLine($"Validation curve: {png}");
 sealed class EpochPrinter : IProgress<SrtEpochReport>
 {
     public void Report(SrtEpochReport e) => Console.WriteLine(
-        $"  epoch {e.Epoch,2}/{e.PlannedEpochs}  loss {e.TrainLoss:F4}  val NDCG@10 {e.ValidationNdcg10:F4}  {e.TrainSeconds,4:F1} s{(e.IsBest ? "  *" : "")}");
+        $"  epoch {e.Epoch,2}/{e.PlannedEpochs}  loss {e.TrainLoss:F4}  val NDCG@10 {e.ValidationNdcg10:F4}" +
+        $"  {e.TrainSeconds,4:F1} s{(e.IsBest ? "  *" : "")}");
 }

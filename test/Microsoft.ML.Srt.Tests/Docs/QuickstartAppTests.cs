@@ -105,6 +105,7 @@ public sealed class QuickstartAppTests(ITestOutputHelper output)
         // Build nodes that outlive the run would hold on to this test host's output pipes.
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
