@@ -64,7 +64,7 @@ Console.WriteLine($"Trained in {summary.TotalSeconds:F1} s; kept epoch {summary.
 // Each user's last interaction, ranked given the ones before, over the whole catalog (history not masked, ties
 // pessimistic: docs/evaluation.md). The popularity baseline goes through the same evaluator; SRT should beat it.
 IDataView allInteractions = DataViewInteractionReader.ToDataView(sequences);
-var evaluation = new SrtEvaluationOptions { TimestampColumnName = "Timestamp", Ks = [10] };
+var evaluation = new SrtEvaluationOptions { TimestampColumnName = "Timestamp", Ks = [10], MaskHistory = false };
 NextItemMetrics srt = mlContext.Recommendation().Evaluate(model, allInteractions, evaluation);
 var popularityModel = PopularityRecommender.Fit(split.Train);
 NextItemMetrics popularity = mlContext.Recommendation().Evaluate(popularityModel, allInteractions, evaluation);
