@@ -43,6 +43,8 @@ internal static class MlNetInternals
     private static readonly Type? LoadContextType = Core.GetType("Microsoft.ML.ModelLoadContext");
     private static readonly Type? SignatureLoadModelType = Core.GetType("Microsoft.ML.SignatureLoadModel");
     private static readonly Type? LoadableClassType = Core.GetType("Microsoft.ML.LoadableClassAttribute");
+    private static readonly Type? CancelableType = Core.GetType("Microsoft.ML.Runtime.ICancelable");
+    private static readonly PropertyInfo? CancelableIsCanceled = CancelableType?.GetProperty("IsCanceled");
 
     private static readonly ConstructorInfo? VersionInfoConstructor = VersionInfoType?.GetConstructor(Instance, null,
         [typeof(string), typeof(uint), typeof(uint), typeof(uint), typeof(string), typeof(string), typeof(string)], null);
@@ -91,6 +93,8 @@ internal static class MlNetInternals
         (LoadDirectory, "ModelLoadContext.Directory"),
         (LoadTryLoadBinaryStream, "ModelLoadContext.TryLoadBinaryStream(string, Action<BinaryReader>)"),
         (LoadableClassConstructor, "LoadableClassAttribute(Type, Type, Type, Type, string, params string[])"),
+        (CancelableType, "type Microsoft.ML.Runtime.ICancelable"),
+        (CancelableIsCanceled, "ICancelable.IsCanceled"),
     ];
 
     /// <summary>The internal members this file needs that this Microsoft.ML lacks (empty when all are there).</summary>
@@ -154,6 +158,19 @@ internal static class MlNetInternals
     /// </summary>
     public static SchemaShape SchemaShapeOf(DataViewSchema schema) =>
         (SchemaShape)Call(Need(SchemaShapeCreate, "SchemaShape.Create(DataViewSchema)"), null, schema)!;
+
+    // ---------------------------------------------------------------- cancellation
+
+    /// <summary>
+    /// Whether <paramref name="env"/> was cancelled by ML.NET's <c>CancelExecution</c> (internal in Microsoft.ML 6; a
+    /// context's registered hosts are cancelled with it). ML.NET's components check it through the internal
+    /// <c>ICancelable.IsCanceled</c>; an environment that is not cancelable never is.
+    /// </summary>
+    public static bool IsCancelled(IHostEnvironment env)
+    {
+        var isCanceled = Need(CancelableIsCanceled, "ICancelable.IsCanceled");
+        return CancelableType!.IsInstanceOfType(env) && (bool)isCanceled.GetValue(env)!;
+    }
 
     // ---------------------------------------------------------------- saving
 

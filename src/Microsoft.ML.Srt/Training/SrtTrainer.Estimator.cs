@@ -15,8 +15,9 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
     internal static SrtTrainer Create(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(env);
-        var sink = new ChannelLog(env.Register("SrtTrainer"));
-        return new SrtTrainer(options, sink.Write) { _channelLog = sink };
+        var host = env.Register("SrtTrainer");
+        var sink = new ChannelLog(host);
+        return new SrtTrainer(options, sink.Write, host) { _channelLog = sink };
     }
 
     /// <summary>
