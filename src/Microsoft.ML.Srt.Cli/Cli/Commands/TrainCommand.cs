@@ -51,7 +51,7 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         new("epochs", "Training epochs.", "N", Default: Invariant(_defaults.Epochs)),
         new("batch-size", "Sequences per batch.", "N", Default: Invariant(_defaults.BatchSize)),
         new("max-minutes", "Training time budget in minutes (0: none).", "M", Default: Invariant(_defaults.MaxMinutes)),
-        new("seed", "Random seed.", "S", Default: Invariant(_defaults.Seed)),
+        new("seed", "Random seed.", "S", Default: Invariant(SrtTrainer.Options.DefaultSeed)),
         new("device", "Torch device: auto, cpu, cuda or cuda:N.", "DEVICE", Default: "auto"),
         new("model", "Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).", "OUT.zip"),
         new("metrics-json", "Also write the JSON metrics to this file.", "OUT.json"),
@@ -85,7 +85,7 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
             Epochs = arguments.GetInt("epochs", _defaults.Epochs),
             BatchSize = arguments.GetInt("batch-size", _defaults.BatchSize),
             MaxMinutes = arguments.GetDouble("max-minutes", _defaults.MaxMinutes),
-            Seed = arguments.GetInt("seed", _defaults.Seed),
+            Seed = arguments.GetInt("seed", SrtTrainer.Options.DefaultSeed),
             Device = arguments.Get("device")!,
         };
         SrtTrainer trainer;
@@ -214,7 +214,7 @@ internal sealed class TrainCommand(TextWriter? progress = null, bool? interactiv
         Number(json, "max_minutes", o.MaxMinutes);
         json.WriteNumber("text_field_max_tokens", o.TextFieldMaxTokens);
         json.WriteNumber("token_field_max_tokens", o.TokenFieldMaxTokens);
-        json.WriteNumber("seed", o.Seed);
+        json.WriteNumber("seed", o.Seed ?? SrtTrainer.Options.DefaultSeed);
         json.WriteString("device", o.Device);
         json.WriteEndObject();
     }
