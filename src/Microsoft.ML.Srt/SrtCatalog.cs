@@ -69,7 +69,7 @@ public sealed class SrtRecommendationCatalog
     /// </summary>
     /// <param name="model">The fitted transformer (its <see cref="Scoring.SrtTransformer.Model"/> scores).</param>
     /// <param name="interactions">Interactions including the targets: user, item and (optionally) timestamp columns.</param>
-    /// <param name="options">Protocol, masking, cut-offs and columns; null: the defaults (full ranking, not masked, K = 5, 10, 20, row order).</param>
+    /// <param name="options">Protocol, masking, cut-offs and columns; null: the defaults of <see cref="SrtEvaluationOptions"/>.</param>
     public NextItemMetrics Evaluate(Scoring.SrtTransformer model, IDataView interactions, SrtEvaluationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -82,14 +82,14 @@ public sealed class SrtRecommendationCatalog
     /// </summary>
     /// <param name="scorer">The model or baseline; the interactions are read against its catalog.</param>
     /// <param name="interactions">Interactions including the targets.</param>
-    /// <param name="options">Protocol, masking, cut-offs and columns; null: the defaults.</param>
+    /// <param name="options">Protocol, masking, cut-offs and columns; null: the defaults of <see cref="SrtEvaluationOptions"/>.</param>
     public NextItemMetrics Evaluate(IItemScorer scorer, IDataView interactions, SrtEvaluationOptions? options = null) =>
         NextItemEvaluator.Evaluate(scorer, interactions, options);
 
     /// <summary>Evaluates explicit cases (histories and targets over the scorer's catalog, e.g. <see cref="LeaveOneOutSplit.Test"/>).</summary>
     /// <param name="scorer">The model or baseline.</param>
     /// <param name="cases">The cases; their catalog must hold the scorer's items in the same order.</param>
-    /// <param name="options">Protocol, masking and cut-offs (the column options do not apply); null: the defaults.</param>
+    /// <param name="options">Protocol, masking and cut-offs (the column options do not apply); null: the defaults of <see cref="SrtEvaluationOptions"/>.</param>
     public NextItemMetrics Evaluate(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options = null) =>
         NextItemEvaluator.Evaluate(scorer, cases, options);
 }

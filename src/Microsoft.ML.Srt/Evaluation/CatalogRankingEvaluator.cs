@@ -12,45 +12,50 @@ namespace Microsoft.ML.Srt.Evaluation;
 public delegate void CatalogScorer(ReadOnlySpan<int> history, Span<float> scores);
 
 /// <summary>
-/// Full-ranking evaluation of a <see cref="CatalogScorer"/> delegate (one history at a time), for ad-hoc scorers: a
-/// shorthand for <see cref="NextItemEvaluator"/> with <see cref="RankingProtocol.FullCatalog"/>, same rules (ties
-/// pessimistic, <see cref="NextItemMetricsAccumulator.PessimisticRank"/>).
+/// Evaluation of a <see cref="CatalogScorer"/> delegate (one history at a time), for ad-hoc scorers: the same evaluator
+/// as <see cref="NextItemEvaluator"/>, with the same options and defaults (<see cref="SrtEvaluationOptions"/>).
 /// </summary>
 public static class CatalogRankingEvaluator
 {
-    /// <summary>
-    /// Ranks each case's target among all catalog items and averages NDCG@K, HIT@K and MRR.
-    /// </summary>
+    /// <summary>Ranks each case's target and averages NDCG@K, HIT@K and MRR.</summary>
     /// <param name="cases">The cases; their source catalog defines the candidate set.</param>
     /// <param name="scorer">Scores every catalog item for a history (must be thread-safe when <paramref name="maxDegreeOfParallelism"/> is not 1).</param>
-    /// <param name="maskHistory">When true (the default here), items of the history other than the target are left out
-    /// of the ranking. Note that <see cref="SrtEvaluationOptions.MaskHistory"/> and <c>srt train</c> default to false.</param>
-    /// <param name="ks">Cut-offs K (default 5, 10, 20).</param>
+    /// <param name="options">Protocol, masking and cut-offs (the column options do not apply); null: the defaults of <see cref="SrtEvaluationOptions"/>.</param>
     /// <param name="maxDegreeOfParallelism">Threads (default: all processors). Results do not depend on it: ranks
     /// are computed per case and summed in case order.</param>
-    public static NextItemMetrics Evaluate(EvaluationCases cases, CatalogScorer scorer, bool maskHistory = true,
-        IEnumerable<int>? ks = null, int maxDegreeOfParallelism = -1)
+    public static NextItemMetrics Evaluate(EvaluationCases cases, CatalogScorer scorer, SrtEvaluationOptions? options = null, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentNullException.ThrowIfNull(scorer);
         return NextItemEvaluator.Evaluate(new DelegateScorer(cases.Source.Catalog, scorer, maxDegreeOfParallelism), cases,
-            Options(maskHistory, ks), maxDegreeOfParallelism);
+            options, maxDegreeOfParallelism);
     }
 
-    /// <summary>The 0-based pessimistic rank of each case's target (same rules as <see cref="Evaluate"/>), by case.</summary>
-    public static long[] ComputeRanks(EvaluationCases cases, CatalogScorer scorer, bool maskHistory = true, int maxDegreeOfParallelism = -1)
+    /// <summary>
+    /// A shorthand for <see cref="Evaluate(EvaluationCases, CatalogScorer, SrtEvaluationOptions?, int)"/> with
+    /// <c>new SrtEvaluationOptions { Ks = ks, MaskHistory = maskHistory }</c> (full ranking; null <paramref name="ks"/> keeps
+    /// the default cut-offs). Masking is stated here on purpose: its default lives in <see cref="SrtEvaluationOptions"/>.
+    /// </summary>
+    /// <param name="cases">The cases.</param>
+    /// <param name="scorer">Scores every catalog item for a history.</param>
+    /// <param name="maskHistory">Leave history items (other than the target) out of the candidates.</param>
+    /// <param name="ks">Cut-offs K; null: the default ones.</param>
+    /// <param name="maxDegreeOfParallelism">Threads (default: all processors).</param>
+    public static NextItemMetrics Evaluate(EvaluationCases cases, CatalogScorer scorer, bool maskHistory,
+        IEnumerable<int>? ks = null, int maxDegreeOfParallelism = -1) =>
+        Evaluate(cases, scorer, SrtEvaluationOptions.With(ks, maskHistory), maxDegreeOfParallelism);
+
+    /// <summary>The 0-based pessimistic rank of each case's target (same rules and options as <see cref="Evaluate(EvaluationCases, CatalogScorer, SrtEvaluationOptions?, int)"/>), by case.</summary>
+    /// <param name="cases">The cases.</param>
+    /// <param name="scorer">Scores every catalog item for a history.</param>
+    /// <param name="options">Protocol and masking; null: the defaults of <see cref="SrtEvaluationOptions"/>.</param>
+    /// <param name="maxDegreeOfParallelism">Threads (default: all processors).</param>
+    public static long[] ComputeRanks(EvaluationCases cases, CatalogScorer scorer, SrtEvaluationOptions? options = null, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentNullException.ThrowIfNull(scorer);
         return NextItemEvaluator.ComputeRanks(new DelegateScorer(cases.Source.Catalog, scorer, maxDegreeOfParallelism), cases,
-            Options(maskHistory, null), maxDegreeOfParallelism);
-    }
-
-    private static SrtEvaluationOptions Options(bool maskHistory, IEnumerable<int>? ks)
-    {
-        var options = new SrtEvaluationOptions { MaskHistory = maskHistory };
-        if (ks is not null) options.Ks = ks.ToArray();
-        return options;
+            options ?? new SrtEvaluationOptions(), maxDegreeOfParallelism);
     }
 
     /// <summary>A delegate as an <see cref="IItemScorer"/>: the histories of a batch are scored in parallel.</summary>

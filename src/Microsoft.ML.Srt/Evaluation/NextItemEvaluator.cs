@@ -20,7 +20,7 @@ public static class NextItemEvaluator
     /// <summary>Ranks every case's target and averages the metrics.</summary>
     /// <param name="scorer">The model or baseline; its catalog must be the cases' catalog (the same items in the same order).</param>
     /// <param name="cases">Histories and targets (<see cref="UserSplits"/> makes them).</param>
-    /// <param name="options">Protocol, masking and cut-offs; null: the defaults (full ranking, history not masked, K = 5, 10, 20).</param>
+    /// <param name="options">Protocol, masking and cut-offs; null: the defaults of <see cref="SrtEvaluationOptions"/>.</param>
     public static NextItemMetrics Evaluate(IItemScorer scorer, EvaluationCases cases, SrtEvaluationOptions? options = null) =>
         Evaluate(scorer, cases, options, maxDegreeOfParallelism: -1);
 

@@ -16,10 +16,12 @@ public enum RankingProtocol
 }
 
 /// <summary>
-/// How <see cref="NextItemEvaluator"/> and <c>mlContext.Recommendation().Evaluate(...)</c> rank and average: the
-/// protocol, history masking, the cut-offs K and, for evaluation data given as an <see cref="IDataView"/> of
-/// interactions, its columns. Ties always count pessimistically: a candidate whose score equals the target's ranks
-/// ahead of it.
+/// How every evaluation entry point ranks and averages (<see cref="NextItemEvaluator"/>,
+/// <c>mlContext.Recommendation().Evaluate(...)</c>, <c>SrtModel.Evaluate</c>, <see cref="CatalogRankingEvaluator"/>):
+/// the protocol, history masking, the cut-offs K and, for evaluation data given as an <see cref="IDataView"/> of
+/// interactions, its columns. The defaults here are the only ones: an entry point given no options uses
+/// <c>new SrtEvaluationOptions()</c> (full ranking, history not masked, K = 5, 10, 20). Ties always count
+/// pessimistically: a candidate whose score equals the target's ranks ahead of it.
 /// </summary>
 public sealed class SrtEvaluationOptions
 {
@@ -66,6 +68,14 @@ public sealed class SrtEvaluationOptions
     /// <c>srt train</c>. At least 2.
     /// </summary>
     public int MinimumInteractions = LeaveOneOutSplit.MinimumEvaluatedLength;
+
+    /// <summary>The defaults with these cut-offs (null: the default ones) and masking.</summary>
+    internal static SrtEvaluationOptions With(IEnumerable<int>? ks, bool maskHistory)
+    {
+        var options = new SrtEvaluationOptions { MaskHistory = maskHistory };
+        if (ks is not null) options.Ks = ks.ToArray();
+        return options;
+    }
 
     /// <summary>Checks every option; messages name the option.</summary>
     internal void Validate()

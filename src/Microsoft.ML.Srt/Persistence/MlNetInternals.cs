@@ -7,9 +7,11 @@ using Microsoft.ML.Srt.Scoring;
 namespace Microsoft.ML.Srt.Persistence;
 
 /// <summary>
-/// The one place where this library reaches into Microsoft.ML internals. Microsoft.ML is pinned exactly
-/// (Directory.Packages.props) and a test resolves every member listed in <see cref="MissingMembers"/> and round-trips
-/// a model, so an upgrade that breaks one fails loudly.
+/// The one place where this library reaches into Microsoft.ML internals. It is written for Microsoft.ML 6.x
+/// (<see cref="SupportedVersions"/>; the package asks for the same range): before its first use it checks, once, that
+/// the loaded Microsoft.ML is such a version and has every member listed in <see cref="Members"/>, and otherwise throws
+/// a <see cref="NotSupportedException"/> that names the found and the supported versions (<see cref="EnsureSupported"/>).
+/// A test resolves every member and round-trips a model, so an upgrade that breaks one fails loudly.
 /// </summary>
 /// <remarks>
 /// <para>Saving: <see cref="SrtTransformer.Save"/> receives ML.NET's <see cref="ModelSaveContext"/>, whose useful members
@@ -41,6 +43,8 @@ internal static class MlNetInternals
     private static readonly Type? LoadContextType = Core.GetType("Microsoft.ML.ModelLoadContext");
     private static readonly Type? SignatureLoadModelType = Core.GetType("Microsoft.ML.SignatureLoadModel");
     private static readonly Type? LoadableClassType = Core.GetType("Microsoft.ML.LoadableClassAttribute");
+    private static readonly Type? CancelableType = Core.GetType("Microsoft.ML.Runtime.ICancelable");
+    private static readonly PropertyInfo? CancelableIsCanceled = CancelableType?.GetProperty("IsCanceled");
 
     private static readonly ConstructorInfo? VersionInfoConstructor = VersionInfoType?.GetConstructor(Instance, null,
         [typeof(string), typeof(uint), typeof(uint), typeof(uint), typeof(string), typeof(string), typeof(string)], null);
@@ -56,10 +60,21 @@ internal static class MlNetInternals
     private static readonly ConstructorInfo? LoadableClassConstructor = LoadableClassType?.GetConstructor(Instance, null,
         [typeof(Type), typeof(Type), typeof(Type), typeof(Type), typeof(string), typeof(string[])], null);
 
+    /// <summary>The lowest Microsoft.ML version the bridge supports.</summary>
+    public static readonly Version MinimumVersion = new(6, 0, 0);
+
+    /// <summary>The first Microsoft.ML version the bridge no longer supports (internals may change in a major version).</summary>
+    public static readonly Version VersionLimit = new(7, 0, 0);
+
+    /// <summary>The supported versions, as the error message and docs/build.md state them.</summary>
+    public const string SupportedVersions = "6.x (6.0.0 or later, before 7.0.0)";
+
+    private static readonly Lazy<string?> Problem = new(() => CompatibilityProblem(LoadedVersion(Core), MissingMembers()),
+        LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lazy<Assembly> Loader = new(EmitLoaderAssembly, LazyThreadSafetyMode.ExecutionAndPublication);
     private static int _resolverInstalled;
 
-    /// <summary>The members above, each with what it is; a null member is missing from this Microsoft.ML.</summary>
+    /// <summary>The internal members the bridge uses, each with what it is; a null member is missing from this Microsoft.ML.</summary>
     private static IEnumerable<(object? Member, string Description)> Members() =>
     [
         (SchemaShapeCreate, "SchemaShape.Create(DataViewSchema)"),
@@ -78,15 +93,59 @@ internal static class MlNetInternals
         (LoadDirectory, "ModelLoadContext.Directory"),
         (LoadTryLoadBinaryStream, "ModelLoadContext.TryLoadBinaryStream(string, Action<BinaryReader>)"),
         (LoadableClassConstructor, "LoadableClassAttribute(Type, Type, Type, Type, string, params string[])"),
+        (CancelableType, "type Microsoft.ML.Runtime.ICancelable"),
+        (CancelableIsCanceled, "ICancelable.IsCanceled"),
     ];
 
     /// <summary>The internal members this file needs that this Microsoft.ML lacks (empty when all are there).</summary>
     public static IReadOnlyList<string> MissingMembers() => Members().Where(m => m.Member is null).Select(m => m.Description).ToList();
 
-    private static T Need<T>(T? member, string description) where T : class =>
-        member ?? throw new InvalidOperationException(
-            $"Microsoft.ML's internal {description} was not found: this Microsoft.ML version ({Core.GetName().Version}) is not supported; " +
-            "Microsoft.ML.Srt's model persistence needs Microsoft.ML 5.0.1 exactly.");
+    /// <summary>
+    /// The product version of <paramref name="core"/> (Microsoft.ML.Core) from its informational version, without the
+    /// commit suffix ("6.0.0"); ML.NET's assembly version is always 1.0.0.0, so it cannot tell releases apart.
+    /// </summary>
+    internal static string? LoadedVersion(Assembly core)
+    {
+        var informational = core.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        if (string.IsNullOrWhiteSpace(informational)) return core.GetCustomAttribute<AssemblyFileVersionAttribute>()?.Version;
+        int plus = informational.IndexOf('+');
+        return plus < 0 ? informational : informational[..plus];
+    }
+
+    /// <summary>
+    /// Null when Microsoft.ML <paramref name="foundVersion"/> is supported and no member is missing; otherwise the message
+    /// that says what was found and what is supported.
+    /// </summary>
+    internal static string? CompatibilityProblem(string? foundVersion, IReadOnlyList<string> missingMembers)
+    {
+        // A pre-release comes before its release (6.0.0-preview < 6.0.0), and 7.0.0-preview is already the next major.
+        var parts = (foundVersion ?? "").Split('-', 2);
+        bool preRelease = parts.Length > 1;
+        bool inRange = Version.TryParse(parts[0], out var version) && version < VersionLimit
+            && (version > MinimumVersion || (version == MinimumVersion && !preRelease));
+        if (inRange && missingMembers.Count == 0) return null;
+        string found = string.IsNullOrWhiteSpace(foundVersion) ? "of an unknown version" : foundVersion;
+        string why = !inRange
+            ? "Microsoft.ML.Srt saves, loads and describes schemas through Microsoft.ML internals that change between major versions"
+            : $"this Microsoft.ML lacks internal members Microsoft.ML.Srt needs: {string.Join("; ", missingMembers)}";
+        return $"Microsoft.ML {found} is loaded, but Microsoft.ML.Srt supports Microsoft.ML {SupportedVersions} ({why}). " +
+               "Reference a supported Microsoft.ML version, or a Microsoft.ML.Srt release built for yours.";
+    }
+
+    /// <summary>
+    /// Throws <see cref="NotSupportedException"/> (found and supported versions) unless the loaded Microsoft.ML is supported;
+    /// checked once per process, before any internal member is used.
+    /// </summary>
+    public static void EnsureSupported()
+    {
+        if (Problem.Value is { } problem) throw new NotSupportedException(problem);
+    }
+
+    private static T Need<T>(T? member, string description) where T : class
+    {
+        EnsureSupported();
+        return member ?? throw new NotSupportedException($"Microsoft.ML's internal {description} was not found.");
+    }
 
     private static object? Call(MethodInfo method, object? target, params object?[] args) =>
         method.Invoke(target, BindingFlags.DoNotWrapExceptions, null, args, null);
@@ -94,11 +153,24 @@ internal static class MlNetInternals
     // ---------------------------------------------------------------- schema shapes
 
     /// <summary>
-    /// <c>SchemaShape.Create(DataViewSchema)</c>, which Microsoft.ML 5.0.1 keeps internal (as it does the
+    /// <c>SchemaShape.Create(DataViewSchema)</c>, which Microsoft.ML keeps internal (as it does the
     /// SchemaShape.Column constructor); estimators need it to describe their output columns.
     /// </summary>
     public static SchemaShape SchemaShapeOf(DataViewSchema schema) =>
         (SchemaShape)Call(Need(SchemaShapeCreate, "SchemaShape.Create(DataViewSchema)"), null, schema)!;
+
+    // ---------------------------------------------------------------- cancellation
+
+    /// <summary>
+    /// Whether <paramref name="env"/> was cancelled by ML.NET's <c>CancelExecution</c> (internal in Microsoft.ML 6; a
+    /// context's registered hosts are cancelled with it). ML.NET's components check it through the internal
+    /// <c>ICancelable.IsCanceled</c>; an environment that is not cancelable never is.
+    /// </summary>
+    public static bool IsCancelled(IHostEnvironment env)
+    {
+        var isCanceled = Need(CancelableIsCanceled, "ICancelable.IsCanceled");
+        return CancelableType!.IsInstanceOfType(env) && (bool)isCanceled.GetValue(env)!;
+    }
 
     // ---------------------------------------------------------------- saving
 

@@ -17,8 +17,8 @@ public static class SrtModelOperationsExtensions
     /// module initializer does the same when the runtime first loads it for the app's code.
     /// </summary>
     /// <param name="catalog">The loading MLContext's <see cref="MLContext.ComponentCatalog"/>.</param>
-    /// <exception cref="InvalidOperationException">This Microsoft.ML version lacks an internal member that loading needs
-    /// (Microsoft.ML.Srt needs Microsoft.ML 5.0.1 exactly).</exception>
+    /// <exception cref="NotSupportedException">The loaded Microsoft.ML is not a supported version (6.x) or lacks an internal
+    /// member that loading needs; the message names the found and the supported versions.</exception>
     public static void RegisterSrt(this ComponentCatalog catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);

@@ -217,24 +217,28 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
         MemoryMarshal.Cast<byte, float>(ScoreMatrix(histories).bytes).CopyTo(scores.Span);
     }
 
-    /// <summary>Next-item ranking metrics with full ranking over the catalog (ties pessimistic); <see cref="NextItemEvaluator"/> with the defaults but these.</summary>
+    /// <summary>
+    /// Next-item ranking metrics by <paramref name="options"/> (protocol, masking, cut-offs; null: the defaults of
+    /// <see cref="SrtEvaluationOptions"/>, documented there once); see <see cref="NextItemEvaluator"/>.
+    /// </summary>
     /// <param name="cases">The cases; they must index this model's catalog.</param>
-    /// <param name="ks">Cut-offs K (default 5, 10, 20).</param>
-    /// <param name="maskHistory">Leave history items (other than the target) out of the ranking. Default false, as in <c>srt train</c>.</param>
-    public NextItemMetrics Evaluate(EvaluationCases cases, IEnumerable<int>? ks = null, bool maskHistory = false)
-    {
-        var options = new SrtEvaluationOptions { MaskHistory = maskHistory };
-        if (ks is not null) options.Ks = ks.ToArray();
-        return Evaluate(cases, options);
-    }
-
-    /// <summary>Next-item ranking metrics by <paramref name="options"/> (protocol, masking, cut-offs); see <see cref="NextItemEvaluator"/>.</summary>
-    public NextItemMetrics Evaluate(EvaluationCases cases, SrtEvaluationOptions options)
+    /// <param name="options">How to rank and average; null: <c>new SrtEvaluationOptions()</c>.</param>
+    public NextItemMetrics Evaluate(EvaluationCases cases, SrtEvaluationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(cases);
-        ArgumentNullException.ThrowIfNull(options);
         return NextItemEvaluator.Evaluate(this, cases, options);
     }
+
+    /// <summary>
+    /// A shorthand for <see cref="Evaluate(EvaluationCases, SrtEvaluationOptions?)"/> with
+    /// <c>new SrtEvaluationOptions { Ks = ks, MaskHistory = maskHistory }</c> (full ranking; null <paramref name="ks"/>
+    /// keeps the default cut-offs). Masking is stated here on purpose: its default lives in <see cref="SrtEvaluationOptions"/>.
+    /// </summary>
+    /// <param name="cases">The cases; they must index this model's catalog.</param>
+    /// <param name="ks">Cut-offs K; null: the default ones.</param>
+    /// <param name="maskHistory">Leave history items (other than the target) out of the candidates.</param>
+    public NextItemMetrics Evaluate(EvaluationCases cases, IEnumerable<int>? ks, bool maskHistory) =>
+        Evaluate(cases, SrtEvaluationOptions.With(ks, maskHistory));
 
     /// <summary>
     /// Scores histories (catalog indices, each non-empty; only the last <see cref="MaxLength"/> items count). Per history:

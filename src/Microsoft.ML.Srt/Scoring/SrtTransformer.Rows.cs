@@ -184,6 +184,10 @@ public sealed partial class SrtTransformer
     private (DataViewSchema.Column History, DataViewSchema.Column? Candidate) InputColumns(DataViewSchema schema) =>
         (schema[_options.HistoryColumnName], _options.CandidateColumnName is { } c ? schema[c] : null);
 
+    /// <summary>The scoring inputs of a schema that may lack them (a view over training interactions; see <see cref="GetOutputSchema"/>).</summary>
+    private (DataViewSchema.Column? History, DataViewSchema.Column? Candidate) InputColumnsOrNull(DataViewSchema schema) =>
+        (schema.GetColumnOrNull(_options.HistoryColumnName), _options.CandidateColumnName is { } c ? schema.GetColumnOrNull(c) : null);
+
     private sealed class ScoredDataView(SrtTransformer parent, IDataView source, DataViewSchema schema) : IDataView
     {
         public bool CanShuffle => source.CanShuffle;
@@ -197,8 +201,10 @@ public sealed partial class SrtTransformer
             int inputCount = source.Schema.Count;
             var needed = columnsNeeded.Select(c => c.Index).ToHashSet();
             bool outputs = needed.Any(i => i >= inputCount);
-            var (history, candidate) = parent.InputColumns(source.Schema);
-            bool IsScoringInput(DataViewSchema.Column c) => c.Index == history.Index || c.Index == candidate?.Index;
+            var (history, candidate) = parent.InputColumnsOrNull(source.Schema);
+            // Without a history column the input passes through, and only the outputs cannot be read (see GetOutputSchema).
+            if (outputs && history is null) throw parent.MissingHistory(source.Schema, forOutputs: true);
+            bool IsScoringInput(DataViewSchema.Column c) => c.Index == history?.Index || c.Index == candidate?.Index;
             // A shuffled cursor cannot be mirrored by a second one, so it scores row by row; otherwise a second cursor reads ahead.
             bool rowByRow = rand is not null && source.CanShuffle;
             var input = source.GetRowCursor(source.Schema.Where(c => needed.Contains(c.Index) || (outputs && rowByRow && IsScoringInput(c))), rand);
@@ -232,7 +238,7 @@ public sealed partial class SrtTransformer
         private long _aheadRow = -1; // the last row the read-ahead cursor has passed
 
         public ScoredCursor(SrtTransformer parent, DataViewRowCursor input, DataViewRowCursor? ahead, DataViewSchema schema, HashSet<int> active,
-            DataViewSchema.Column history, DataViewSchema.Column? candidate)
+            DataViewSchema.Column? history, DataViewSchema.Column? candidate)
         {
             _parent = parent;
             _input = input;
@@ -245,7 +251,7 @@ public sealed partial class SrtTransformer
             _histories = new int[batch][];
             if (candidate is not null) _candidates = new int[batch][];
             var source = ahead ?? input;
-            if (_columns.AnyRequested && source.IsColumnActive(history)) _reader = new RowReader(parent, source, history, candidate);
+            if (_columns.AnyRequested && history is { } h && source.IsColumnActive(h)) _reader = new RowReader(parent, source, h, candidate);
         }
 
         public override long Position => _input.Position;

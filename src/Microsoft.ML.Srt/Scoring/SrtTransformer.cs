@@ -134,11 +134,20 @@ public sealed partial class SrtTransformer : ITransformer, IDisposable
     /// The input schema plus the output columns (recommended items, their scores, and the candidate scores when a candidate
     /// column is set); checks the history and candidate columns' presence and types.
     /// </summary>
+    /// <remarks>
+    /// An input without the history column is accepted, because ML.NET's <c>EstimatorChain.Fit</c> passes the training
+    /// interactions through every fitted transformer, this one included: the output then declares the same columns as
+    /// <see cref="Training.SrtTrainer.GetOutputSchema"/> (the candidate score only when the candidate column is present), its
+    /// input columns read as usual, and a cursor that asks for an output column throws <see cref="SrtDataException"/>
+    /// naming the missing history column. <see cref="GetRowToRowMapper"/> (prediction engines) requires the column.
+    /// </remarks>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        CheckHistoryColumn(inputSchema);
-        var candidate = CheckCandidateColumn(inputSchema);
+        bool hasHistory = inputSchema.GetColumnOrNull(_options.HistoryColumnName) is not null;
+        if (hasHistory) CheckHistoryColumn(inputSchema);
+        var candidate = hasHistory || (_options.CandidateColumnName is { } c0 && inputSchema.GetColumnOrNull(c0) is not null)
+            ? CheckCandidateColumn(inputSchema) : null;
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         builder.AddColumn(_options.RecommendedItemsColumnName, new VectorDataViewType(TextDataViewType.Instance));
@@ -156,6 +165,7 @@ public sealed partial class SrtTransformer : ITransformer, IDisposable
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
+        CheckHistoryColumn(inputSchema);
         return new RowMapper(this, inputSchema, GetOutputSchema(inputSchema));
     }
 
@@ -261,13 +271,20 @@ public sealed partial class SrtTransformer : ITransformer, IDisposable
                 }));
     }
 
+    private SrtDataException MissingHistory(DataViewSchema schema, bool forOutputs)
+    {
+        var name = _options.HistoryColumnName;
+        return new SrtDataException("input", null, name,
+            $"column '{name}' is missing (columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}); " +
+            "it holds each row's history of item ids (SrtTransformer.HistoriesFromInteractions builds it from interactions)" +
+            (forOutputs ? ". Without it this view passes its input through (as EstimatorChain.Fit makes over the training interactions) " +
+                "but cannot compute recommendations: transform histories instead (docs/api.md, \"In an EstimatorChain\")." : "."));
+    }
+
     private DataViewSchema.Column CheckHistoryColumn(DataViewSchema schema)
     {
         var name = _options.HistoryColumnName;
-        var column = schema.GetColumnOrNull(name)
-            ?? throw new SrtDataException("input", null, name,
-                $"column '{name}' is missing (columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}); " +
-                "it holds each row's history of item ids (SrtTransformer.HistoriesFromInteractions builds it from interactions).");
+        var column = schema.GetColumnOrNull(name) ?? throw MissingHistory(schema, forOutputs: false);
         if (column.Type is not TextDataViewType && column.Type is not VectorDataViewType { ItemType: TextDataViewType })
             throw new SrtDataException("input", null, name,
                 $"column '{name}' has type {column.Type}; expected a vector of text item ids, or text of ids separated by spaces or commas.");

@@ -15,8 +15,9 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
     internal static SrtTrainer Create(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(env);
-        var sink = new ChannelLog(env.Register("SrtTrainer"));
-        return new SrtTrainer(options, sink.Write) { _channelLog = sink };
+        var host = env.Register("SrtTrainer");
+        var sink = new ChannelLog(host);
+        return new SrtTrainer(options, sink.Write, host) { _channelLog = sink };
     }
 
     /// <summary>
@@ -86,37 +87,39 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
     }
 
     /// <summary>
-    /// The schema <see cref="SrtTransformer.Transform"/> will produce for <paramref name="inputSchema"/>: the input
-    /// columns plus <see cref="Options.RecommendedItemsColumnName"/> (vector of text) and
-    /// <see cref="Options.ScoresColumnName"/> (vector of Single). The input must hold the history column
-    /// (<see cref="Options.HistoryColumnName"/>: vector of text, or text); errors name the column.
+    /// The schema of the fitted transformer's output for the training data's schema <paramref name="inputSchema"/>, as
+    /// ML.NET's <c>EstimatorChain.Fit</c> asks before fitting: the interactions must hold the user and item columns (text,
+    /// integer or key) and the timestamp column when one is named; errors name the column. The output is the input
+    /// columns plus <see cref="Options.RecommendedItemsColumnName"/> (vector of text) and <see cref="Options.ScoresColumnName"/>
+    /// (vector of Single), and <see cref="Options.CandidateScoreColumnName"/> when the candidate column is present: what
+    /// <see cref="SrtTransformer.GetOutputSchema"/> gives for the same input. Those columns are computed from the history
+    /// column (<see cref="Options.HistoryColumnName"/>), which interactions do not have: histories are scored by the
+    /// fitted transformer (docs/api.md, "In an EstimatorChain").
     /// </summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         var o = _options;
-        var found = inputSchema.Where(c => c.Name == o.HistoryColumnName).Take(1).ToList();
-        if (found.Count == 0)
-            throw new SrtDataException("input", null, o.HistoryColumnName,
-                $"column '{o.HistoryColumnName}' is missing (columns: {string.Join(", ", inputSchema.Select(c => c.Name))}); " +
-                "SrtTransformer reads each row's history of item ids from it (SrtTransformer.HistoriesFromInteractions builds it from interactions).");
-        var history = found[0];
-        if (history.ItemType is not TextDataViewType)
-            throw new SrtDataException("input", null, o.HistoryColumnName,
-                $"column '{o.HistoryColumnName}' has type {history.ItemType} ({history.Kind}); expected a vector of text item ids, or text of ids separated by spaces or commas.");
+        CheckIdColumn(inputSchema, o.UserColumnName, nameof(Options.UserColumnName));
+        CheckIdColumn(inputSchema, o.ItemColumnName, nameof(Options.ItemColumnName));
+        if (o.TimestampColumnName is { } timestampName)
+        {
+            var timestamp = FindColumn(inputSchema, timestampName, nameof(Options.TimestampColumnName));
+            var t = timestamp.ItemType;
+            if (timestamp.Kind != SchemaShape.Column.VectorKind.Scalar || !(t is NumberDataViewType || t is TextDataViewType
+                || t is DateTimeDataViewType || t is DateTimeOffsetDataViewType))
+                throw new SrtDataException("training data", null, timestamp.Name,
+                    $"column '{timestamp.Name}' ({nameof(Options.TimestampColumnName)}) has type {t} ({timestamp.Kind}); expected {DataViewColumns.TimeTypes}.");
+        }
         var added = new DataViewSchema.Builder();
         added.AddColumn(o.RecommendedItemsColumnName, new VectorDataViewType(TextDataViewType.Instance));
         added.AddColumn(o.ScoresColumnName, new VectorDataViewType(NumberDataViewType.Single));
-        if (o.CandidateColumnName is { } candidateName)
+        if (o.CandidateColumnName is { } candidateName && inputSchema.FirstOrDefault(c => c.Name == candidateName) is { Name: not null } candidate)
         {
-            var candidate = inputSchema.Where(c => c.Name == candidateName).Take(1).ToList();
-            if (candidate.Count == 0)
-                throw new SrtDataException("input", null, candidateName,
-                    $"column '{candidateName}' (CandidateColumnName) is missing (columns: {string.Join(", ", inputSchema.Select(c => c.Name))}).");
-            if (candidate[0].ItemType is not TextDataViewType)
-                throw new SrtDataException("input", null, candidateName,
-                    $"column '{candidateName}' (CandidateColumnName) has type {candidate[0].ItemType} ({candidate[0].Kind}); expected a text item id or a vector of text item ids.");
-            added.AddColumn(o.CandidateScoreColumnName, candidate[0].Kind == SchemaShape.Column.VectorKind.Scalar
+            if (candidate.ItemType is not TextDataViewType)
+                throw new SrtDataException("training data", null, candidateName,
+                    $"column '{candidateName}' (CandidateColumnName) has type {candidate.ItemType} ({candidate.Kind}); expected a text item id or a vector of text item ids.");
+            added.AddColumn(o.CandidateScoreColumnName, candidate.Kind == SchemaShape.Column.VectorKind.Scalar
                 ? NumberDataViewType.Single : new VectorDataViewType(NumberDataViewType.Single));
         }
         var addedShape = MlNetInternals.SchemaShapeOf(added.ToSchema());
@@ -124,6 +127,27 @@ public sealed partial class SrtTrainer : IEstimator<SrtTransformer>
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(addedShape));
     }
 
+    /// <summary>A column of <paramref name="schema"/> by name, matched as Fit matches it (exactly, else ignoring case and underscores).</summary>
+    private static SchemaShape.Column FindColumn(SchemaShape schema, string name, string option)
+    {
+        var names = schema.Select(c => c.Name).ToList();
+        int k = TextFile.FindColumn(names, name);
+        if (k < 0)
+            throw new SrtDataException("training data", null, name,
+                $"column '{name}' ({option}) is missing (columns: {string.Join(", ", names)}); SrtTrainer fits on interactions, one row per user-item interaction.");
+        return schema.First(c => c.Name == names[k]);
+    }
+
+    private static void CheckIdColumn(SchemaShape schema, string name, string option)
+    {
+        var column = FindColumn(schema, name, option);
+        var t = column.ItemType;
+        bool id = t is TextDataViewType || column.IsKey || t == NumberDataViewType.Int32 || t == NumberDataViewType.Int64
+            || t == NumberDataViewType.UInt32 || t == NumberDataViewType.UInt64;
+        if (column.Kind != SchemaShape.Column.VectorKind.Scalar || !id)
+            throw new SrtDataException("training data", null, column.Name,
+                $"column '{column.Name}' ({option}) has type {t} ({column.Kind}); expected {DataViewColumns.IdTypes}.");
+    }
 
     private SrtTransformer.Options TransformerOptions() => new()
     {

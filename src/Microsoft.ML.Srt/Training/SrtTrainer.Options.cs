@@ -6,8 +6,10 @@ namespace Microsoft.ML.Srt.Training;
 public sealed partial class SrtTrainer
 {
     /// <summary>
-    /// Options for <see cref="SrtTrainer"/>. Defaults are the project's default recipe (docs/training.md), chosen by
-    /// measurement on Amazon Beauty on a 2-core CPU; the paper's own settings are noted where they differ.
+    /// Options for <see cref="SrtTrainer"/>. Defaults are the project's default recipe (docs/training.md): the model
+    /// settings were chosen by measurement on Amazon Beauty on a 2-core CPU (the paper's own settings are noted where
+    /// they differ); the run length is set by epochs and early stopping, never by the clock, unless
+    /// <see cref="MaxMinutes"/> is set.
     /// </summary>
     public sealed partial class Options
     {
@@ -134,14 +136,19 @@ public sealed partial class SrtTrainer
         // ---- Optimisation ----
 
         /// <summary>
-        /// Training epochs (the schedule's length). Default 200: on Beauty the 45-minute budget
-        /// (<see cref="MaxMinutes"/>) ends training first, and the schedule then follows the clock. The paper caps at 50
-        /// epochs on a GPU with far larger batches of work per epoch.
+        /// Training epochs: the length of the one-cycle schedule, and the most a run trains (early stopping may end it
+        /// sooner). Default 50, the paper's cap (docs/training.md says why, and what <c>srt train</c> uses on Beauty).
         /// </summary>
         public int Epochs = DefaultEpochs;
 
         /// <summary>The default of <see cref="Epochs"/>.</summary>
-        public const int DefaultEpochs = 200;
+        public const int DefaultEpochs = 50;
+
+        /// <summary>The default of <see cref="EarlyStoppingPatience"/>.</summary>
+        public const int DefaultEarlyStoppingPatience = 10;
+
+        /// <summary>The seed a trainer made without an <see cref="MLContext"/> uses when <see cref="Seed"/> is null.</summary>
+        public const int DefaultSeed = 1;
 
         /// <summary>The default of <see cref="Negatives"/>.</summary>
         public const int DefaultNegatives = 1000;
@@ -164,18 +171,17 @@ public sealed partial class SrtTrainer
         /// <summary>
         /// Stop after this many validations without a better NDCG@10, counted only while the learning rate decays
         /// (warm-up plateaus are expected). 0 disables early stopping. Whatever stops training, the best epoch's
-        /// weights are restored. Default 0: the one-cycle schedule (and <see cref="MaxMinutes"/>) ends training; on
-        /// Beauty a patience of 10 stopped runs on validation noise just after the warm-up (docs/training.md).
+        /// weights are restored. Default 10, as RecBole's <c>stopping_step</c>.
         /// </summary>
-        public int EarlyStoppingPatience;
+        public int EarlyStoppingPatience = DefaultEarlyStoppingPatience;
 
         /// <summary>
-        /// Wall-clock training budget in minutes (validation included); 0 means none. With a budget the schedule
-        /// runs on whichever is further along, steps or time, so the learning rate has decayed when time is up.
-        /// Default 44 (a Beauty-sized run stays within the 45 minutes we allow it on a 2-core CPU, the last validation
-        /// included; small data sets finish their epochs first).
+        /// Wall-clock training budget in minutes (validation included); 0 (the default) means none, so a seeded run is
+        /// repeatable. With a budget the schedule runs on whichever is further along, steps or time, so the learning rate
+        /// has decayed when time is up, and the model then depends on the machine's speed (<c>srt train</c> uses 44 on
+        /// Beauty).
         /// </summary>
-        public double MaxMinutes = 44;
+        public double MaxMinutes;
 
         /// <summary>Validate every this many epochs. Default 1.</summary>
         public int ValidationInterval = 1;
@@ -183,8 +189,14 @@ public sealed partial class SrtTrainer
         /// <summary>Validate on at most this many users (a seeded sample, the same every epoch) to save time; 0 uses all. Default 10,000.</summary>
         public int ValidationMaxUsers = 10_000;
 
-        /// <summary>Seed for weights, dropout, batching and negatives: the same seed repeats a CPU run exactly. Default 1.</summary>
-        public int Seed = 1;
+        /// <summary>
+        /// Seed for weights, dropout, batching and negatives: the same seed repeats a run exactly on machines of the same
+        /// kind. Default null: a trainer from <c>mlContext.Recommendation().Srt(...)</c> draws it from the MLContext's random
+        /// source, as ML.NET's trainers do (so <c>new MLContext(seed: 1)</c> makes the fit repeatable, and
+        /// <c>new MLContext()</c> does not); a trainer made with the <see cref="SrtTrainer"/> constructor uses
+        /// <see cref="DefaultSeed"/>.
+        /// </summary>
+        public int? Seed;
 
         /// <summary>Torch device: <c>auto</c> (CUDA when available, else CPU; default), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
         public string Device = "auto";
@@ -192,7 +204,11 @@ public sealed partial class SrtTrainer
         /// <summary>Receives a report after every epoch (besides ML.NET's log channel). Default none.</summary>
         public IProgress<SrtEpochReport>? Progress;
 
-        /// <summary>Cancels training between steps; the best weights so far are kept. Default none.</summary>
+        /// <summary>
+        /// Cancels training between steps; the best weights so far are kept and the summary's stop reason is
+        /// <c>cancelled</c>. Default none. Cancelling the MLContext (ML.NET's own <c>CancelExecution</c>, which ML.NET 6
+        /// keeps internal to its components such as AutoML) stops a catalog-made trainer the same way.
+        /// </summary>
         public CancellationToken CancellationToken;
     }
 }

@@ -1,6 +1,8 @@
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Srt.Model;
+using Microsoft.ML.Srt.Persistence;
 using Microsoft.ML.Srt.Scoring;
 using Microsoft.ML.Tokenizers;
 using TorchSharp;
@@ -16,15 +18,33 @@ public sealed partial class SrtTrainer
 {
     private readonly Options _options;
     private readonly Action<string> _log;
+    private readonly IHost? _host;
 
-    /// <summary>Creates a trainer; options are validated here, with messages that name the option.</summary>
-    public SrtTrainer(Options options, Action<string>? log = null)
+    /// <summary>
+    /// Creates a trainer; options are validated here, with messages that name the option. Without an MLContext, a null
+    /// <see cref="Options.Seed"/> means <see cref="Options.DefaultSeed"/>.
+    /// </summary>
+    public SrtTrainer(Options options, Action<string>? log = null) : this(options, log, null)
+    {
+    }
+
+    private SrtTrainer(Options options, Action<string>? log, IHost? host)
     {
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
         _options = options;
         _log = log ?? (_ => { });
+        _host = host;
+        // As ML.NET's trainers: an unset seed comes from the context's random source, drawn once per trainer.
+        Seed = options.Seed ?? host?.Rand.Next() ?? Options.DefaultSeed;
     }
+
+    /// <summary>The seed this trainer's fits use: <see cref="Options.Seed"/>, else drawn from the MLContext.</summary>
+    internal int Seed { get; }
+
+    /// <summary>True once the caller's token or the MLContext (ML.NET's CancelExecution) asks training to stop.</summary>
+    internal bool IsCancellationRequested() =>
+        _options.CancellationToken.IsCancellationRequested || (_host is not null && MlNetInternals.IsCancelled(_host));
 
     /// <summary>The options this trainer uses.</summary>
     public Options TrainerOptions => _options;
@@ -39,10 +59,11 @@ public sealed partial class SrtTrainer
         var o = _options;
         var catalog = train.Catalog;
         var device = ResolveDevice(o.Device);
-        random.manual_seed(o.Seed);
+        random.manual_seed(Seed);
+        _log($"SRT: seed {Seed}{(o.Seed is null ? (_host is null ? " (default)" : " (drawn from the MLContext)") : "")}.");
 
         var network = CreateNetwork(catalog, device, out var featurizer);
-        var session = new SrtTrainingSession(network, train, o, device, _log);
+        var session = new SrtTrainingSession(network, train, o, device, _log, Seed, IsCancellationRequested);
         var summary = session.Run(validation);
         // Rows no item uses were never trained: zero them (signal-free for new items, and small model files).
         long zeroed = network.Items.ZeroRowsNoItemUses();

@@ -48,11 +48,16 @@ internal sealed class SrtTrainingSession
     private readonly PopularitySampler _sampler;
     private readonly SampledSoftmaxLoss _loss;
     private readonly Random _random;
+    private readonly int _seed;
+    private readonly Func<bool> _cancelled;
     private readonly int[] _uniqueStamp;
     private readonly int[] _uniqueSlot;
     private int _stamp;
 
-    public SrtTrainingSession(SrtNetwork network, InteractionSequences train, SrtTrainer.Options options, Device device, Action<string> log)
+    // seed: the run's seed (the trainer's, which may come from the MLContext); default: the options' or the default seed.
+    // cancelled: polled before every step, true stops training (stop reason "cancelled"); default: the options' token.
+    public SrtTrainingSession(SrtNetwork network, InteractionSequences train, SrtTrainer.Options options, Device device,
+        Action<string> log, int? seed = null, Func<bool>? cancelled = null)
     {
         _network = network;
         _options = options;
@@ -70,7 +75,9 @@ internal sealed class SrtTrainingSession
         if (options.LogQCorrection && options.Negatives > 0)
             logQ = tensor(new float[] { 0f }.Concat(_sampler.LogProbability()).ToArray(), device: device);
         _loss = new SampledSoftmaxLoss(options.Temperature, options.CosineSimilarity, logQ, _itemCount + 1);
-        _random = new Random(options.Seed);
+        _seed = seed ?? options.Seed ?? SrtTrainer.Options.DefaultSeed;
+        _random = new Random(_seed);
+        _cancelled = cancelled ?? (() => options.CancellationToken.IsCancellationRequested);
         _uniqueStamp = new int[_itemCount + 1];
         _uniqueSlot = new int[_itemCount + 1];
     }
@@ -100,7 +107,7 @@ internal sealed class SrtTrainingSession
         double stepSeconds = 0;
         long steps = 0, sequencesSeen = 0;
         string stop = "epochs";
-        var validationRandom = new Random(o.Seed + 1);
+        var validationRandom = new Random(_seed + 1);
         var validationCases = validation is null ? null : Subsample(validation, o.ValidationMaxUsers, validationRandom);
 
         for (int epoch = 1; epoch <= o.Epochs && stop == "epochs"; epoch++)
@@ -111,7 +118,7 @@ internal sealed class SrtTrainingSession
             var epochWatch = Stopwatch.StartNew();
             foreach (var batch in batcher.Epoch(_random))
             {
-                if (o.CancellationToken.IsCancellationRequested) { stop = "cancelled"; break; }
+                if (_cancelled()) { stop = "cancelled"; break; }
                 double progress = (double)steps / totalSteps;
                 if (o.MaxMinutes > 0) progress = Math.Max(progress, total.Elapsed.TotalMinutes / o.MaxMinutes);
                 if (progress >= 1 && o.MaxMinutes > 0) { stop = "time_budget"; break; }

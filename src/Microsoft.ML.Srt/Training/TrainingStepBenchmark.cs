@@ -40,7 +40,8 @@ public static class TrainingStepBenchmark
         if (length < 1 || length > options.MaxLength) throw new ArgumentOutOfRangeException(nameof(length), $"length must be in 1..MaxLength ({options.MaxLength}).");
         var generator = new SyntheticDataGenerator(new SyntheticDataOptions { ItemCount = items, UserCount = 1, Seed = 1 });
         var catalog = generator.CreateCatalog();
-        var random = new Random(options.Seed);
+        int seed = options.Seed ?? SrtTrainer.Options.DefaultSeed;
+        var random = new Random(seed);
         int users = options.BatchSize * 4;
         var sequenceItems = new int[users * (length + 1)];
         for (int k = 0; k < sequenceItems.Length; k++) sequenceItems[k] = random.Next(catalog.Count);
@@ -50,7 +51,7 @@ public static class TrainingStepBenchmark
         var trainer = new SrtTrainer(options);
         var device = SrtTrainer.ResolveDevice(options.Device);
         using var network = trainer.CreateNetwork(catalog, device, out _);
-        var session = new SrtTrainingSession(network, train, options, device, _ => { });
+        var session = new SrtTrainingSession(network, train, options, device, _ => { }, seed);
         using var optimizer = new FlatAdamW(network.parameters().Where(p => p.requires_grad), options.WeightDecay);
         using var lazy = new LazyAdamW(network.Items.Tables, options.WeightDecay);
         network.train();

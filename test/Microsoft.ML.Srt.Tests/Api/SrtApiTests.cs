@@ -66,11 +66,17 @@ public class SrtApiTests
         Assert.Contains("Items", noCatalog.Message);
         Assert.Contains("ItemRepresentation", noCatalog.Message);
 
-        var estimator = ml.Recommendation().Srt();
+        // The estimator's schema check is on the training interactions (what EstimatorChain.Fit gives it).
+        var estimator = ml.Recommendation().Srt(new SrtTrainer.Options { TimestampColumnName = "Timestamp" });
         var shape = Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(interactions.Schema);
-        Assert.Contains("'History' is missing", Assert.Throws<SrtDataException>(() => estimator.GetOutputSchema(shape)).Message);
-        var floats = Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(ml.Data.LoadFromEnumerable(new[] { new { History = 1f } }).Schema);
-        Assert.Contains("'History' has type Single", Assert.Throws<SrtDataException>(() => estimator.GetOutputSchema(floats)).Message);
+        Assert.Contains(estimator.GetOutputSchema(shape), c => c.Name == "RecommendedItems");
+        SchemaShape Shape<T>(T row) where T : class => Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(ml.Data.LoadFromEnumerable(new[] { row }).Schema);
+        Assert.Contains("'UserId' (UserColumnName) is missing",
+            Assert.Throws<SrtDataException>(() => estimator.GetOutputSchema(Shape(new { History = new[] { "i1" } }))).Message);
+        Assert.Contains("'ItemId' (ItemColumnName) has type Single",
+            Assert.Throws<SrtDataException>(() => estimator.GetOutputSchema(Shape(new { UserId = "u", ItemId = 1f, Timestamp = 1f }))).Message);
+        Assert.Contains("'Timestamp' (TimestampColumnName) is missing",
+            Assert.Throws<SrtDataException>(() => estimator.GetOutputSchema(Shape(new { UserId = "u", ItemId = "i1" }))).Message);
     }
 
     [Fact]
@@ -90,8 +96,12 @@ public class SrtApiTests
 
         var histories = SrtTransformer.HistoriesFromInteractions(interactions, timestampColumnName: "Timestamp");
         var output = transformer.Transform(histories);
-        var expected = estimator.GetOutputSchema(Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(histories.Schema));
-        Assert.Equal(expected.Select(c => (c.Name, c.ItemType.ToString(), c.Kind)), Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(output.Schema).Select(c => (c.Name, c.ItemType.ToString(), c.Kind)));
+        // The estimator describes the fitted transformer's output for the training data; histories get the same columns added.
+        static IEnumerable<(string, string, SchemaShape.Column.VectorKind)> Columns(SchemaShape shape) => shape.Select(c => (c.Name, c.ItemType.ToString()!, c.Kind));
+        static SchemaShape ShapeOf(DataViewSchema schema) => Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(schema);
+        Assert.Equal(Columns(estimator.GetOutputSchema(ShapeOf(interactions.Schema))), Columns(ShapeOf(transformer.GetOutputSchema(interactions.Schema))));
+        Assert.Equal(Columns(ShapeOf(histories.Schema)).Concat(Columns(ShapeOf(output.Schema)).Skip(histories.Schema.Count)), Columns(ShapeOf(output.Schema)));
+        Assert.Equal(["RecommendedItems", "RecommendationScores"], output.Schema.Skip(histories.Schema.Count).Select(c => c.Name));
 
         var ids = TinyData.Items().Select(i => i.ItemId).ToHashSet();
         var rows = ReadRows(output);

@@ -45,7 +45,7 @@ public class PopularityEvaluationTests
     {
         // Case 0: a b c masked, only e remains and scores lower => 0. Case 1: b masked, a c d score above e => 3.
         // Case 2: a masked, b scores higher and d ties (pessimistic) => 2.
-        var ranks = CatalogRankingEvaluator.ComputeRanks(Cases(), Fitted().Score, maskHistory: true);
+        var ranks = CatalogRankingEvaluator.ComputeRanks(Cases(), Fitted().Score, new SrtEvaluationOptions { MaskHistory = true });
         Assert.Equal(new long[] { 0, 3, 2 }, ranks);
         var m = CatalogRankingEvaluator.Evaluate(Cases(), Fitted().Score, maskHistory: true, ks: new[] { 1, 3 });
         Assert.Equal(1.0 / 3, m.Ndcg[1], 12);
@@ -59,10 +59,25 @@ public class PopularityEvaluationTests
     public void UnmaskedRanksCountEveryOtherItem()
     {
         // Case 0: a b c score >= 1 => 3. Case 1: all four others >= 0 => 4. Case 2: a b and tied d => 3.
-        Assert.Equal(new long[] { 3, 4, 3 }, CatalogRankingEvaluator.ComputeRanks(Cases(), Fitted().Score, maskHistory: false));
+        Assert.Equal(new long[] { 3, 4, 3 }, CatalogRankingEvaluator.ComputeRanks(Cases(), Fitted().Score, new SrtEvaluationOptions { MaskHistory = false }));
         var m = CatalogRankingEvaluator.Evaluate(Cases(), Fitted().Score, maskHistory: false, ks: new[] { 3 });
         Assert.Equal(0, m.Hit[3]);
         Assert.Equal((1.0 / 4 + 1.0 / 5 + 1.0 / 4) / 3, m.Mrr, 12);
+    }
+
+    [Fact]
+    public void EveryEntryPointUsesTheDefaultsOfSrtEvaluationOptions()
+    {
+        // The defaults do not mask the history: the unmasked ranks above, whichever way the evaluator is reached.
+        Assert.False(new SrtEvaluationOptions().MaskHistory);
+        long[] unmasked = [3, 4, 3];
+        Assert.Equal(unmasked, CatalogRankingEvaluator.ComputeRanks(Cases(), Fitted().Score));
+        Assert.Equal(unmasked, NextItemEvaluator.ComputeRanks(Fitted(), Cases()));
+        var expected = NextItemEvaluator.Evaluate(Fitted(), Cases(), new SrtEvaluationOptions()).ToString();
+        Assert.Equal(expected, CatalogRankingEvaluator.Evaluate(Cases(), Fitted().Score).ToString());
+        Assert.Equal(expected, NextItemEvaluator.Evaluate(Fitted(), Cases()).ToString());
+        Assert.Equal(expected, CatalogRankingEvaluator.Evaluate(Cases(), Fitted().Score, maskHistory: false).ToString());
+        Assert.NotEqual(expected, CatalogRankingEvaluator.Evaluate(Cases(), Fitted().Score, maskHistory: true).ToString());
     }
 
     [Fact]

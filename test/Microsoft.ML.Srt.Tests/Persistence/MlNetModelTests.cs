@@ -174,6 +174,42 @@ public class MlNetModelTests(MlNetPipelineFixture fixture) : IClassFixture<MlNet
     }
 
     [Fact]
+    public void TheLoadedMicrosoftMlIsASupportedVersion()
+    {
+        var found = MlNetInternals.LoadedVersion(typeof(MLContext).Assembly);
+        Assert.NotNull(found);
+        Assert.StartsWith("6.", found);
+        Assert.Null(MlNetInternals.CompatibilityProblem(found, MlNetInternals.MissingMembers()));
+        MlNetInternals.EnsureSupported();
+    }
+
+    [Theory]
+    [InlineData("7.0.0")]
+    [InlineData("5.0.1")]
+    [InlineData("6.0.0-preview.1")]
+    [InlineData("7.0.0-preview.2")]
+    [InlineData(null)]
+    public void AnUnsupportedMicrosoftMlVersionGetsAMessageNamingFoundAndSupportedVersions(string? found)
+    {
+        var message = MlNetInternals.CompatibilityProblem(found, []);
+        Assert.NotNull(message);
+        Assert.Contains($"Microsoft.ML {found ?? "of an unknown version"} is loaded", message);
+        Assert.Contains("supports Microsoft.ML 6.x (6.0.0 or later, before 7.0.0)", message);
+        Assert.Null(MlNetInternals.CompatibilityProblem("6.1.2", []));
+        Assert.Null(MlNetInternals.CompatibilityProblem("6.2.0-preview.1", []));
+    }
+
+    [Fact]
+    public void AMissingInternalMemberGetsAMessageNamingItAndTheVersions()
+    {
+        var message = MlNetInternals.CompatibilityProblem("6.3.0", ["ModelSaveContext.Writer", "type Microsoft.ML.VersionInfo"]);
+        Assert.NotNull(message);
+        Assert.Contains("Microsoft.ML 6.3.0 is loaded", message);
+        Assert.Contains("6.x", message);
+        Assert.Contains("ModelSaveContext.Writer; type Microsoft.ML.VersionInfo", message);
+    }
+
+    [Fact]
     public void FreshProcessLoadsTheZipAndPrintsIdenticalScores()
     {
         using var t = new TempFiles();

@@ -235,7 +235,8 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         var missing = Assert.Throws<SrtDataException>(() => many.Transform(_ml.Data.LoadFromEnumerable(new[] { new HistoryInput() })));
         Assert.Contains("'Candidates' (CandidateColumnName) is missing", missing.Message);
         var estimator = _ml.Recommendation().Srt(new SrtTrainer.Options { CandidateColumnName = "Candidate" });
-        var shape = estimator.GetOutputSchema(Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(_ml.Data.LoadFromEnumerable(rows).Schema));
+        var interactionsWithCandidate = _ml.Data.LoadFromEnumerable(new[] { new { UserId = "u", ItemId = "i1", Candidate = "i2" } });
+        var shape = estimator.GetOutputSchema(Microsoft.ML.Srt.Persistence.MlNetInternals.SchemaShapeOf(interactionsWithCandidate.Schema));
         Assert.Equal(SchemaShape.Column.VectorKind.Scalar, shape.Single(c => c.Name == "CandidateScore").Kind);
     }
 

@@ -178,8 +178,8 @@ public class SyntheticDataGeneratorTests
         var popularity = PopularityRecommender.Fit(training);
         var text = new TitleOverlapScorer(catalog, popularity.Counts, popularityWeight: 2);
         var textOnly = new TitleOverlapScorer(catalog, popularity.Counts, popularityWeight: 0);
-        var pop = CatalogRankingEvaluator.Evaluate(cases, popularity.Score, ks: new[] { 10 });
-        var overlap = CatalogRankingEvaluator.Evaluate(cases, text.Score, ks: new[] { 10 });
+        var pop = CatalogRankingEvaluator.Evaluate(cases, popularity.Score, maskHistory: true, ks: new[] { 10 });
+        var overlap = CatalogRankingEvaluator.Evaluate(cases, text.Score, maskHistory: true, ks: new[] { 10 });
         _output.WriteLine($"popularity:    {pop}");
         _output.WriteLine($"title overlap: {overlap}");
         Assert.True(overlap.Ndcg[10] > 1.5 * pop.Ndcg[10], $"{overlap.Ndcg[10]} vs {pop.Ndcg[10]}");
@@ -188,8 +188,8 @@ public class SyntheticDataGeneratorTests
         var unseen = Enumerable.Range(0, cases.Count).Where(k => generator.IsReservedForTest(cases.Targets[k])).ToArray();
         var unseenCases = new EvaluationCases(sequences, unseen.Select(k => cases.Users[k]).ToArray(),
             unseen.Select(k => cases.HistoryLengths[k]).ToArray(), unseen.Select(k => cases.Targets[k]).ToArray());
-        var popUnseen = CatalogRankingEvaluator.Evaluate(unseenCases, popularity.Score, ks: new[] { 10 });
-        var overlapUnseen = CatalogRankingEvaluator.Evaluate(unseenCases, textOnly.Score, ks: new[] { 10 });
+        var popUnseen = CatalogRankingEvaluator.Evaluate(unseenCases, popularity.Score, maskHistory: true, ks: new[] { 10 });
+        var overlapUnseen = CatalogRankingEvaluator.Evaluate(unseenCases, textOnly.Score, maskHistory: true, ks: new[] { 10 });
         _output.WriteLine($"unseen targets: popularity {popUnseen}; title overlap without popularity {overlapUnseen}");
         Assert.Equal(0, popUnseen.Hit[10]);
         Assert.True(overlapUnseen.Ndcg[10] > 0.03, $"{overlapUnseen.Ndcg[10]}");

@@ -24,7 +24,7 @@ public class StepProfileTests
 
         (double[] Losses, Dictionary<string, float[]> Weights, string? Profile) Run(bool profiled)
         {
-            random.manual_seed(options.Seed);
+            random.manual_seed(options.Seed!.Value);
             var trainer = new SrtTrainer(options);
             using var network = trainer.CreateNetwork(sequences.Catalog, CPU, out _);
             var session = new SrtTrainingSession(network, sequences, options, CPU, _ => { }) { Profile = profiled ? new StepProfiler() : null };

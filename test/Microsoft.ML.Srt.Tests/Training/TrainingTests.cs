@@ -104,7 +104,7 @@ public class TrainingTests
         using var model = new SrtTrainer(Small()).Train(split.Train, split.Validation);
         var popularity = PopularityRecommender.Fit(split.Train);
 
-        var srt = model.Evaluate(split.Test, new[] { 10 });
+        var srt = model.Evaluate(split.Test, new SrtEvaluationOptions { Ks = [10] });
         var pop = CatalogRankingEvaluator.Evaluate(split.Test, popularity.Score, maskHistory: false, ks: new[] { 10 });
         Assert.True(srt.Ndcg[10] > 1.3 * pop.Ndcg[10], $"SRT NDCG@10 {srt.Ndcg[10]:F4} vs popularity {pop.Ndcg[10]:F4}");
 
@@ -115,7 +115,7 @@ public class TrainingTests
         Assert.All(unseen, k => Assert.True(generator.IsReservedForTest(split.Test.Targets[k])));
         var unseenCases = new EvaluationCases(split.Test.Source, unseen.Select(k => split.Test.Users[k]).ToArray(),
             unseen.Select(k => split.Test.HistoryLengths[k]).ToArray(), unseen.Select(k => split.Test.Targets[k]).ToArray());
-        var srtUnseen = model.Evaluate(unseenCases, new[] { 10 });
+        var srtUnseen = model.Evaluate(unseenCases, new SrtEvaluationOptions { Ks = [10] });
         var popUnseen = CatalogRankingEvaluator.Evaluate(unseenCases, popularity.Score, maskHistory: false, ks: new[] { 10 });
         Assert.Equal(0, popUnseen.Ndcg[10]);
         Assert.True(srtUnseen.Ndcg[10] > 0.02, $"SRT NDCG@10 on unseen items {srtUnseen.Ndcg[10]:F4}");
@@ -149,7 +149,7 @@ public class TrainingTests
         var best = s.Epochs.Where(e => !double.IsNaN(e.ValidationNdcg10)).MaxBy(e => e.ValidationNdcg10)!;
         Assert.Equal(best.Epoch, s.BestEpoch);
         // The kept weights are the best epoch's: re-validating gives its NDCG@10.
-        Assert.Equal(best.ValidationNdcg10, model.Evaluate(split.Validation, new[] { 10 }).Ndcg[10], 6);
+        Assert.Equal(best.ValidationNdcg10, model.Evaluate(split.Validation, new SrtEvaluationOptions { Ks = [10] }).Ndcg[10], 6);
     }
 
     [Theory]

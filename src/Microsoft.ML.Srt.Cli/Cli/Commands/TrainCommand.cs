@@ -100,13 +100,14 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [DefaultFrom(typeof(TrainCommand), nameof(DefaultWeightDecay))]
         public double WeightDecay { get; set; }
 
+        // --patience, --epochs, --max-minutes and --seed are the CLI's own recipe, not the library's: the library's
+        // defaults are deterministic (no time budget, early stopping), while srt train keeps the time-budgeted Beauty
+        // default that docs/training.md documents (and srt benchmark beauty's rows rely on).
         [CommandOption("--patience <N>")]
-        [Description("Early stopping: validations without improvement (while the learning rate decays) before stopping; 0: off.")]
-        [DefaultFrom(typeof(TrainCommand), nameof(DefaultPatience))]
+        [Description("Early stopping: validations without improvement (while the learning rate decays) before stopping; 0: off (the CLI's Beauty recipe; the library's default differs).")]
+        [DefaultValue(0)]
         public int Patience { get; set; }
 
-        // --epochs and --max-minutes are the CLI's own recipe, not the library's: the library's defaults are deterministic
-        // (no time budget), while srt train keeps the time-budgeted Beauty default that docs/training.md documents.
         [CommandOption("--epochs <N>")]
         [Description("Training epochs (the CLI's Beauty recipe; the library's default differs).")]
         [DefaultValue(200)]
@@ -123,8 +124,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         public double MaxMinutes { get; set; }
 
         [CommandOption("--seed <S>")]
-        [Description("Random seed.")]
-        [DefaultFrom(typeof(TrainCommand), nameof(DefaultSeed))]
+        [Description("Random seed (the library draws one from the MLContext when none is set; the CLI always sets one).")]
+        [DefaultValue(1)]
         public int Seed { get; set; }
 
         [CommandOption("--device <DEVICE>")]
@@ -210,11 +211,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
 
     private static double DefaultWeightDecay => _defaults.WeightDecay;
 
-    private static int DefaultPatience => _defaults.EarlyStoppingPatience;
-
     private static int DefaultBatchSize => _defaults.BatchSize;
-
-    private static int DefaultSeed => _defaults.Seed;
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
@@ -339,7 +336,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         Number(json, "max_minutes", o.MaxMinutes);
         json.WriteNumber("text_field_max_tokens", o.TextFieldMaxTokens);
         json.WriteNumber("token_field_max_tokens", o.TokenFieldMaxTokens);
-        json.WriteNumber("seed", o.Seed);
+        json.WriteNumber("seed", o.Seed ?? SrtTrainer.Options.DefaultSeed);
         json.WriteString("device", o.Device);
         json.WriteEndObject();
     }
