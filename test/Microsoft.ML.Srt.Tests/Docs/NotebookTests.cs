@@ -92,12 +92,13 @@ public sealed class NotebookTests(ITestOutputHelper output) : IDisposable
         var cells = PolyglotNotebook.CSharpCells(_notebook);
         var directives = cells.SelectMany(c => c.Split('\n')).Where(PolyglotNotebook.IsKernelDirective).Select(l => l.Trim()).ToList();
 
-        // Every package the library references (CPU backend), at the version Directory.Packages.props pins (a range's lower bound).
+        // Every package the library references, at the version Directory.Packages.props pins (a range's lower bound); in place of managed
+        // TorchSharp the CPU backend, which an application adds and which brings TorchSharp with it.
         var pinned = XDocument.Load(Path.Combine(_root, "Directory.Packages.props")).Descendants("PackageVersion")
             .ToDictionary(e => (string)e.Attribute("Include")!, e => ((string)e.Attribute("Version")!).TrimStart('[', '(').Split(',')[0].Trim().TrimEnd(']', ')'));
         var libraryPackages = XDocument.Load(Path.Combine(_root, "src", "Microsoft.ML.Srt", "Microsoft.ML.Srt.csproj")).Descendants("PackageReference")
             .Where(e => e.Attribute("Condition") is not { } c || c.Value.Contains("'cpu'", StringComparison.Ordinal))
-            .Select(e => (string)e.Attribute("Include")!).Order().ToList();
+            .Select(e => (string)e.Attribute("Include")!).Select(p => p == "TorchSharp" ? "TorchSharp-cpu" : p).Order().ToList();
         var nuget = directives.Select(d => Regex.Match(d, "^#r \"nuget: *([^, ]+) *, *([^\" ]+)\"$")).Where(m => m.Success)
             .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
         Assert.Equal(libraryPackages, nuget.Keys.Order().ToList());
