@@ -12,6 +12,12 @@ public sealed record SrtEpochReport
     /// <summary>Mean training loss over the epoch's steps.</summary>
     public double TrainLoss { get; init; }
 
+    /// <summary>Validation NDCG@5 (full ranking), or NaN when there is no validation set.</summary>
+    public double ValidationNdcg5 { get; init; } = double.NaN;
+
+    /// <summary>Validation HIT@5 (full ranking), or NaN when there is no validation set.</summary>
+    public double ValidationHit5 { get; init; } = double.NaN;
+
     /// <summary>Validation NDCG@10 (full ranking), or NaN when there is no validation set.</summary>
     public double ValidationNdcg10 { get; init; } = double.NaN;
 

@@ -135,16 +135,17 @@ internal sealed class SrtTrainingSession
             sequencesSeen += epochSequences;
             if (epochSteps == 0) break;
 
-            double ndcg = double.NaN, hit = double.NaN, validationSeconds = 0;
+            double ndcg = double.NaN, hit = double.NaN, ndcg5 = double.NaN, hit5 = double.NaN, validationSeconds = 0;
             bool validate = validationCases is not null && (epoch % Math.Max(1, o.ValidationInterval) == 0 || stop != "epochs" || epoch == o.Epochs);
             if (validate)
             {
                 var vw = Stopwatch.StartNew();
-                var acc = new NextItemMetricsAccumulator(new[] { 10 });
+                var acc = new NextItemMetricsAccumulator(new[] { 5, 10 });
                 new SrtScorer(_network, o.CosineSimilarity, _device).RankFullCatalog(validationCases!, maskHistory: false, acc);
                 var m = acc.Result();
                 ndcg = m.Ndcg[10];
                 hit = m.Hit[10];
+                (ndcg5, hit5) = (m.Ndcg[5], m.Hit[5]);
                 validationSeconds = vw.Elapsed.TotalSeconds;
             }
             bool isBest = validationCases is null || (validate && ndcg > best);
@@ -162,7 +163,7 @@ internal sealed class SrtTrainingSession
             var report = new SrtEpochReport
             {
                 Epoch = epoch, PlannedEpochs = o.Epochs, TrainLoss = lossSum / epochSteps,
-                ValidationNdcg10 = ndcg, ValidationHit10 = hit, TrainSeconds = trainSeconds,
+                ValidationNdcg10 = ndcg, ValidationHit10 = hit, ValidationNdcg5 = ndcg5, ValidationHit5 = hit5, TrainSeconds = trainSeconds,
                 ValidationSeconds = validationSeconds, SequencesPerSecond = epochSequences / trainSeconds,
                 LearningRate = lr, IsBest = isBest && validate, Steps = epochSteps,
             };
