@@ -57,7 +57,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     public ItemCatalog Catalog { get; }
 
     /// <summary>How the catalog's fields are tokenized.</summary>
-    public ItemFeaturizer Featurizer { get; }
+    internal ItemFeaturizer Featurizer { get; }
 
     /// <summary>True when scores are cosine similarities, false for dot products.</summary>
     public bool CosineSimilarity { get; }

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Srt.Training;
 
 /// <summary>What <see cref="TrainingStepBenchmark.Run"/> measured.</summary>
-public sealed record TrainingStepMeasurement(
+internal sealed record TrainingStepMeasurement(
     double MedianMilliseconds, double MeanMilliseconds, double P90Milliseconds, double SequencesPerSecond,
     int Steps, int BatchSize, int Length, long Parameters, int Threads, int Layers, int Heads, int Dimension)
 {
@@ -27,7 +27,7 @@ public sealed record TrainingStepMeasurement(
 /// Times optimizer steps (forward, backward, clipping, AdamW) of a given model size on full-length batches of
 /// synthetic items with real GPT-2-tokenized titles — the cost of one step independent of any data set.
 /// </summary>
-public static class TrainingStepBenchmark
+internal static class TrainingStepBenchmark
 {
     /// <summary>
     /// Runs <paramref name="warmup"/> untimed then <paramref name="steps"/> timed steps, each on
