@@ -96,6 +96,27 @@ public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelF
     }
 
     [Fact]
+    public void EveryWeightOfATrainedAndOfALoadedModelStartsOn64Bytes()
+    {
+        // The same computation on the same bytes gives the same bits only if the bytes are placed alike (libtorch's
+        // kernels may round differently for operands off a 64-byte boundary): see AlignedStorage.
+        static void AssertAligned(SrtNetwork network, string which)
+        {
+            foreach (var (name, tensor) in network.state_dict())
+                if (tensor.dtype == TorchSharp.torch.ScalarType.Float32)
+                    Assert.True(AlignedStorage.Address(tensor) % AlignedStorage.Bytes == 0,
+                        $"{which}: {name} starts {AlignedStorage.Address(tensor) % AlignedStorage.Bytes} bytes past a 64-byte boundary");
+        }
+        // The trained model's dense parameters are still slices of the optimizer's one buffer: the case padding is for.
+        var trained = _model.Network;
+        var perStorage = trained.parameters().GroupBy(p => (long)p.storage<float>().data_ptr()).Max(g => g.Count());
+        Assert.True(perStorage > 10, $"expected the dense parameters in one buffer; at most {perStorage} share one");
+        AssertAligned(trained, "trained");
+        using var loaded = SrtModel.Load(new MemoryStream(fixture.Bytes), "cpu");
+        AssertAligned(loaded.Network, "loaded");
+    }
+
+    [Fact]
     public void StreamRoundTripAndManifestDescribeTheModel()
     {
         using (var loaded = SrtModel.Load(new MemoryStream(fixture.Bytes), "cpu"))
