@@ -41,7 +41,7 @@ internal sealed class BenchmarkStepCommand : ICliCommand
             Device = arguments.GetRequired("device"),
         };
         var m = TrainingStepBenchmark.Run(options, arguments.GetInt("length", 50), arguments.GetInt("items", 12000), arguments.GetInt("steps", 30));
-        output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["layers"] = m.Layers, ["heads"] = m.Heads, ["dimension"] = m.Dimension,
             ["negatives"] = options.Negatives == 0 ? "all" : options.Negatives,
@@ -49,7 +49,7 @@ internal sealed class BenchmarkStepCommand : ICliCommand
             ["parameters"] = m.Parameters,
             ["ms_per_step_median"] = Math.Round(m.MedianMilliseconds, 1), ["ms_per_step_mean"] = Math.Round(m.MeanMilliseconds, 1),
             ["ms_per_step_p90"] = Math.Round(m.P90Milliseconds, 1), ["sequences_per_second"] = Math.Round(m.SequencesPerSecond, 0),
-            ["cpu_steal_percent"] = m.CpuStealPercent is { } steal ? Math.Round(steal, 1) : "unknown",
+            ["cpu_steal_percent"] = m.CpuStealPercent is { } steal ? Math.Round(steal, 1) : null, // null: not measurable (see CpuStealPercent)
         }, new JsonSerializerOptions { WriteIndented = true }));
         if (m.Profile is not null) Console.Error.WriteLine(m.Profile); // SRT_PROFILE=1: where a step's time goes
         return 0;
