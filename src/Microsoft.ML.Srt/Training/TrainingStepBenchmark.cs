@@ -17,8 +17,10 @@ internal sealed record TrainingStepMeasurement(
 
     /// <summary>
     /// Share of the machine's CPU time that the hypervisor gave to other guests ("steal" in /proc/stat) while the timed
-    /// steps ran, in percent; null where /proc/stat is not available. On a shared virtual machine this explains step
-    /// times that vary from one run to the next with no change to the code.
+    /// steps ran, in percent. Null where it cannot be measured: /proc/stat is not available (not Linux), or the timed
+    /// steps ended before the machine's CPU time advanced by one /proc/stat clock tick (10 ms on common kernels), as few
+    /// fast steps can. On a shared virtual machine this explains step times that vary from one run to the next with no
+    /// change to the code.
     /// </summary>
     public double? CpuStealPercent { get; init; }
 }
