@@ -32,12 +32,14 @@ public sealed class DocSamplesTests(ITestOutputHelper output)
         static SrtTrainer.Options options = new();
         static ItemCatalog itemCatalog = null!;
         static ITransformer pipeline = null!;
+        static InteractionSequences train = null!;
+        static LeaveOneOutSplit split = null!;
         """;
 
     private static readonly string[] FragmentUsings =
     [
         "Microsoft.ML", "Microsoft.ML.Data",
-        "Microsoft.ML.Srt", "Microsoft.ML.Srt.Data", "Microsoft.ML.Srt.Evaluation", "Microsoft.ML.Srt.Scoring", "Microsoft.ML.Srt.Training",
+        "Microsoft.ML.Srt", "Microsoft.ML.Srt.Data", "Microsoft.ML.Srt.Evaluation", "Microsoft.ML.Srt.Scoring", "Microsoft.ML.Srt.Training", "Microsoft.ML.Srt.Scaling",
     ];
 
     /// <summary>The global usings of the .NET SDK's ImplicitUsings for console apps.</summary>
