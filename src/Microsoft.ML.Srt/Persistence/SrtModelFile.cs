@@ -22,7 +22,8 @@ namespace Microsoft.ML.Srt.Persistence;
 /// <c>manifest.json</c> (format, version, network shape, similarity, tokenizer, and the SHA-256 and length of every
 /// other entry), <c>featurizer.json</c> (text field caps, token-list vocabularies), <c>weights.bin</c> (named tensors
 /// in a plain binary layout), <c>catalog.jsonl</c> (the item catalog, one JSON array per line) and, when present,
-/// <c>training-summary.json</c>. Loading reads data only; nothing in the file is executed. See docs/model-files.md.
+/// <c>training-summary.json</c>, and (files written since 2026-12-07) <c>popularity.bin</c>, the training count of every
+/// catalog item. Loading reads data only; nothing in the file is executed. See docs/model-files.md.
 /// The ML.NET <c>mlContext.Model.Save</c> bridge stores this same zip as a binary stream.
 /// </summary>
 internal static class SrtModelFile
@@ -37,9 +38,11 @@ internal static class SrtModelFile
     internal const string CatalogEntry = "catalog.jsonl";
     internal const string TokensEntry = "tokens.bin";
     internal const string SummaryEntry = "training-summary.json";
+    internal const string PopularityEntry = "popularity.bin";
 
     private const uint WeightsMagic = 0x57545253; // "SRTW" little-endian
     private const uint TokensMagic = 0x54545253; // "SRTT" little-endian
+    private const uint PopularityMagic = 0x50545253; // "SRTP" little-endian
     private const int MaxManifestBytes = 16 << 20;
 
     private static readonly JsonSerializerOptions _json = new()
@@ -90,6 +93,8 @@ internal static class SrtModelFile
         };
         if (model.TrainingSummary is { } summary)
             entries.Add((SummaryEntry, JsonSerializer.SerializeToUtf8Bytes(summary, _jsonIndented)));
+        if (model.ItemCounts is { } counts)
+            entries.Add((PopularityEntry, WritePopularity(counts)));
 
         var list = new JsonObject();
         foreach (var (name, data) in entries)
@@ -238,6 +243,42 @@ internal static class SrtModelFile
             }
         }
         return ms.ToArray();
+    }
+
+    // Popularity: "SRTP", u32 version, i32 items, then one i64 training count per catalog item, in catalog order. Optional:
+    // older files lack it, and the recommender then falls back to catalog order (docs/api.md, "Serving recommendations").
+    private static byte[] WritePopularity(IReadOnlyList<long> counts)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(PopularityMagic);
+            w.Write(1u);
+            w.Write(counts.Count);
+            foreach (var c in counts) w.Write(c);
+        }
+        return ms.ToArray();
+    }
+
+    private static long[] ReadPopularity(byte[] data, int items, Func<string, InvalidDataException> fail)
+    {
+        InvalidDataException Bad(string what) => fail($"{PopularityEntry} is malformed: {what}");
+        using var r = new BinaryReader(new MemoryStream(data, writable: false), Encoding.UTF8);
+        try
+        {
+            ReadHeader(r, data.Length, PopularityMagic, "SRTP", "popularity", Bad);
+            int count = r.ReadInt32();
+            if (count != items) throw Bad($"it holds {count} counts; the catalog has {items} items");
+            if ((long)count * 8 != data.Length - 12) throw Bad($"{count} counts need {(long)count * 8} bytes after the header; it has {data.Length - 12}");
+            var counts = new long[count];
+            for (int i = 0; i < count; i++)
+            {
+                counts[i] = r.ReadInt64();
+                if (counts[i] < 0) throw Bad($"item {i} has the negative count {counts[i]}");
+            }
+            return counts;
+        }
+        catch (EndOfStreamException) { throw Bad("it ends early (truncated)"); }
     }
 
     /// <summary>The token matrices of <see cref="TokensEntry"/>, checked against the featurizer (fields, caps, table sizes) and the catalog.</summary>
@@ -395,6 +436,8 @@ internal static class SrtModelFile
         Mark("tokens");
         var summaryBytes = Entry(SummaryEntry, false);
         var summary = summaryBytes.Length == 0 ? null : JsonSerializer.Deserialize<SrtTrainingSummary>(summaryBytes, _json);
+        var popularityBytes = Entry(PopularityEntry, false);
+        var itemCounts = popularityBytes.Length == 0 ? null : ReadPopularity(popularityBytes, catalog.Count, Fail);
 
         CheckShape(shape, featurizer, catalog, weights, Fail);
         if (Int(manifest, "items", Fail) != catalog.Count)
@@ -427,7 +470,7 @@ internal static class SrtModelFile
             var tokens = storedTokens ?? featurizer.Featurize(catalog);
             Mark(storedTokens is null ? "tokenize_catalog" : "stored_tokens");
             network.Items.SetCatalog(tokens, device);
-            var model = new SrtModel(network, featurizer, catalog, cosine, device, summary);
+            var model = new SrtModel(network, featurizer, catalog, cosine, device, summary, itemCounts);
             Mark("bind");
             if (phases is not null) Console.Error.WriteLine("load profile (s): " + string.Join(", ", phases));
             return model;

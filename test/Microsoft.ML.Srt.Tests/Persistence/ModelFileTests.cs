@@ -125,7 +125,7 @@ public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelF
 
         using var zip = new ZipArchive(new MemoryStream(fixture.Bytes));
         Assert.Equal(
-            new[] { SrtModelFile.ManifestEntry, SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.TokensEntry, SrtModelFile.SummaryEntry },
+            new[] { SrtModelFile.ManifestEntry, SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.TokensEntry, SrtModelFile.SummaryEntry, SrtModelFile.PopularityEntry },
             zip.Entries.Select(e => e.FullName));
         var manifest = JsonNode.Parse(Read(zip, SrtModelFile.ManifestEntry))!;
         Assert.Equal("srt-model", manifest["format"]!.GetValue<string>());
@@ -133,7 +133,7 @@ public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelF
         Assert.Equal("cosine", manifest["similarity"]!.GetValue<string>());
         Assert.Equal("gpt2", manifest["tokenizer"]!.GetValue<string>());
         Assert.Equal(16, manifest["shape"]!["dimension"]!.GetValue<int>());
-        foreach (var name in new[] { SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.TokensEntry })
+        foreach (var name in new[] { SrtModelFile.FeaturizerEntry, SrtModelFile.WeightsEntry, SrtModelFile.CatalogEntry, SrtModelFile.TokensEntry, SrtModelFile.PopularityEntry })
             Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Read(zip, name))), manifest["entries"]![name]!["sha256"]!.GetValue<string>());
     }
 
