@@ -72,7 +72,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
 
     /// <summary>
     /// How often each catalog item (by index) occurs in the training sequences: the popularity list
-    /// <c>SrtRecommender</c> falls back to. Saved in the model file; null for a model loaded from a file written before
+    /// <see cref="SrtRecommender"/> falls back to. Saved in the model file; null for a model loaded from a file written before
     /// the counts were saved. Items added by <see cref="WithCatalog"/> count 0.
     /// </summary>
     public IReadOnlyList<long>? ItemCounts => _itemCounts;
@@ -297,6 +297,23 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
             results[i].Items = itemBuffer.AsSpan(0, count).ToArray();
             results[i].Scores = scoreBuffer.AsSpan(0, count).ToArray();
         }
+    }
+
+    /// <summary>
+    /// Cosine similarity of item <paramref name="index"/>'s vector with every catalog item's, written to <paramref name="row"/>
+    /// (<c>Catalog.Count</c> long). Cosine for dot-product models too: a raw dot product between items favours long vectors.
+    /// </summary>
+    internal void ItemSimilarities(int index, Span<float> row)
+    {
+        if ((uint)index >= (uint)Catalog.Count) throw new ArgumentOutOfRangeException(nameof(index));
+        var tables = Tables;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var query = nn.functional.normalize(tables.Inputs.narrow(0, index + 1, 1), p: 2, dim: -1);
+        var candidates = CosineSimilarity ? tables.Candidates : nn.functional.normalize(tables.Candidates, p: 2, dim: 0);
+        var scores = query.matmul(candidates).contiguous();
+        if (scores.device_type != DeviceType.CPU) scores = scores.cpu();
+        MemoryMarshal.Cast<byte, float>(scores.bytes).CopyTo(row);
     }
 
     /// <summary>The scores <c>[B, N]</c> of every catalog item for each history, contiguous on the CPU.</summary>

@@ -377,7 +377,7 @@ public class ModelFileTests(TinyModelFixture fixture) : IClassFixture<TinyModelF
     }
 
     /// <summary>A copy of a model file with the manifest and/or one entry changed (null removes the entry); optionally with hashes recomputed.</summary>
-    private static byte[] Rewrite(byte[] original, Action<JsonNode>? manifest = null, (string Name, Func<byte[], byte[]>? Change)? entry = null, bool rehash = true)
+    internal static byte[] Rewrite(byte[] original, Action<JsonNode>? manifest = null, (string Name, Func<byte[], byte[]>? Change)? entry = null, bool rehash = true)
     {
         using var source = new ZipArchive(new MemoryStream(original));
         var contents = source.Entries.ToDictionary(e => e.FullName, e => Read(source, e.FullName));
