@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Microsoft.ML.Srt.Cli;
 using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Scoring;
+using Microsoft.ML.Srt.Tests.Api;
+using Microsoft.ML.Tokenizers;
 using Microsoft.ML.Srt.Tests.Featurization;
 
 namespace Microsoft.ML.Srt.Tests.Cli;
@@ -69,5 +72,31 @@ public class TokenizerCommandTests
         Assert.Equal(1, code);
         Assert.Contains("a.tsv", error);
         Assert.Contains("no text field", error);
+    }
+
+    [Fact]
+    public void SrtTrainUsesTheTrainedTokenizerAndTheSavedModelCarriesIt()
+    {
+        using var t = new TempFiles();
+        var (sequences, items) = TrainCommandTests.TinyFiles();
+        var seq = t.Write("s.txt", sequences);
+        var itemFile = t.Write("items.tsv", items);
+        var tokDir = Path.Combine(t.Folder, "tok");
+        var (code, output, error) = Run("tokenizer", "train", "--items", itemFile, "--vocab-size", "270", "--out", tokDir);
+        Assert.True(code == 0, error);
+        int size = JsonDocument.Parse(output).RootElement.GetProperty("vocab_size").GetInt32();
+
+        var modelPath = Path.Combine(t.Folder, "model.zip");
+        (code, _, error) = Run(["train", "--interactions", seq, "--items", itemFile, "--negatives", "5", "--tokenizer", tokDir, "--model", modelPath, .. TrainCommandTests.Tiny]);
+        Assert.True(code == 0, error);
+        using var model = SrtModel.Load(modelPath, "cpu");
+        Assert.Equal(size + 1, model.Featurizer.TextVocabularySize);
+        var tokenizer = Assert.IsType<BpeTokenizer>(model.Featurizer.Tokenizer);
+        Assert.Equal(BpeTokenizerTrainer.Load(tokDir).EncodeToIds("red lipstick"), tokenizer.EncodeToIds("red lipstick"));
+
+        (code, _, error) = Run(["train", "--interactions", seq, "--items", itemFile, "--tokenizer", Path.Combine(t.Folder, "nope"), .. TrainCommandTests.Tiny]);
+        Assert.Equal(2, code);
+        Assert.Contains("option '--tokenizer'", error);
+        Assert.Contains("vocab.json", error);
     }
 }
