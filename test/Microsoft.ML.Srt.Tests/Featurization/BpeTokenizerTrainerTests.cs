@@ -124,4 +124,42 @@ public class BpeTokenizerTrainerTests
         Assert.Contains("Options.VocabularySize", e.Message);
         Assert.Contains("257", e.Message);
     }
+
+    [Fact]
+    public void IncrementalCountsLearnTheSameMergesAsRecountingEveryPairAfterEachMerge()
+    {
+        // Overlapping pairs ("aaaa", "abab") are where incremental bookkeeping goes wrong.
+        string[] texts = [.. Corpus().Take(120), "aaaa aaa aa a", "abababab abab", "banana bandana", "aaaa aaaa aaa"];
+        using var t = new TempFiles();
+        Train(t, 420, texts);
+        var actual = File.ReadAllLines(Path.Combine(t.Folder, BpeTokenizerTrainer.MergesFileName)).Skip(1).ToList();
+        Assert.Equal(NaiveMerges(texts, 420), actual);
+    }
+
+    /// <summary>Textbook BPE: recount every pair of every word after each merge; ties to the smaller (left id, right id).</summary>
+    private static List<string> NaiveMerges(IEnumerable<string> texts, int vocabularySize)
+    {
+        var pattern = new System.Text.RegularExpressions.Regex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+");
+        var words = texts.SelectMany(x => pattern.Matches(x.ToLowerInvariant()).Select(m => m.Value))
+            .GroupBy(w => w).Select(g => (Symbols: System.Text.Encoding.UTF8.GetBytes(g.Key).Select(b => (int)b).ToList(), Count: g.Count())).ToList();
+        var tokens = Enumerable.Range(0, 256).Select(b => BpeTokenizerTrainer.ByteToChar[b].ToString()).ToList();
+        var merges = new List<string>();
+        while (tokens.Count < vocabularySize)
+        {
+            var counts = new Dictionary<(int, int), long>();
+            foreach (var (symbols, count) in words)
+                for (int k = 0; k + 1 < symbols.Count; k++)
+                    counts[(symbols[k], symbols[k + 1])] = counts.GetValueOrDefault((symbols[k], symbols[k + 1])) + count;
+            if (counts.Count == 0) break;
+            var ((left, right), _) = counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key.Item1).ThenBy(p => p.Key.Item2).First();
+            var merged = tokens[left] + tokens[right];
+            int id = tokens.IndexOf(merged);
+            if (id < 0) { id = tokens.Count; tokens.Add(merged); }
+            merges.Add(tokens[left] + " " + tokens[right]);
+            foreach (var (symbols, _) in words)
+                for (int k = 0; k + 1 < symbols.Count; k++)
+                    if (symbols[k] == left && symbols[k + 1] == right) { symbols[k] = id; symbols.RemoveAt(k + 1); }
+        }
+        return merges;
+    }
 }
