@@ -12,6 +12,7 @@ using Microsoft.ML.Srt.Featurization;
 using Microsoft.ML.Srt.Model;
 using Microsoft.ML.Srt.Scoring;
 using Microsoft.ML.Srt.Training;
+using Microsoft.ML.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,6 +32,7 @@ internal static class SrtModelFile
     public const string FormatName = "srt-model";
     public const int FormatVersion = 1;
     public const string GptTokenizerName = "gpt2";
+    public const string BpeTokenizerName = "byte-level-bpe";
 
     internal const string ManifestEntry = "manifest.json";
     internal const string FeaturizerEntry = "featurizer.json";
@@ -39,6 +41,8 @@ internal static class SrtModelFile
     internal const string TokensEntry = "tokens.bin";
     internal const string SummaryEntry = "training-summary.json";
     internal const string PopularityEntry = "popularity.bin";
+    internal const string BpeVocabularyEntry = "tokenizer/" + BpeTokenizerTrainer.VocabularyFileName;
+    internal const string BpeMergesEntry = "tokenizer/" + BpeTokenizerTrainer.MergesFileName;
 
     private const uint WeightsMagic = 0x57545253; // "SRTW" little-endian
     private const uint TokensMagic = 0x54545253; // "SRTT" little-endian
@@ -78,19 +82,26 @@ internal static class SrtModelFile
     private static (byte[] Manifest, List<(string Name, byte[] Data)> Entries) BuildEntries(SrtModel model)
     {
         var featurizer = model.Featurizer;
-        if (!featurizer.UsesDefaultTokenizer)
-            throw new NotSupportedException(
+        var bpe = featurizer.UsesDefaultTokenizer ? null : BpeTokenizerTrainer.FilesOf(featurizer.Tokenizer)
+            ?? throw new NotSupportedException(
                 $"This model uses a custom tokenizer ({featurizer.Tokenizer.GetType().Name}, set through SrtTrainer.Options.{nameof(SrtTrainer.Options.Tokenizer)}), " +
-                $"which a model file cannot store. Only the default GPT-2 tokenizer is supported: train with Options.{nameof(SrtTrainer.Options.Tokenizer)} = null to save the model.");
+                $"which a model file cannot store. A model file stores GPT-2's tokenizer (Options.{nameof(SrtTrainer.Options.Tokenizer)} = null) or one that " +
+                $"{nameof(BpeTokenizerTrainer)}.{nameof(BpeTokenizerTrainer.Train)} or .{nameof(BpeTokenizerTrainer.Load)} returned.");
+        var tokenizerName = bpe is null ? GptTokenizerName : BpeTokenizerName;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Model files are written on little-endian machines only.");
 
         var entries = new List<(string Name, byte[] Data)>
         {
-            (FeaturizerEntry, JsonSerializer.SerializeToUtf8Bytes(FeaturizerFile.From(featurizer), _jsonIndented)),
+            (FeaturizerEntry, JsonSerializer.SerializeToUtf8Bytes(FeaturizerFile.From(featurizer, tokenizerName), _jsonIndented)),
             (WeightsEntry, WriteWeights(model.Network)),
             (CatalogEntry, WriteCatalog(model.Catalog)),
             (TokensEntry, WriteTokens(featurizer.Featurize(model.Catalog))),
         };
+        if (bpe is not null)
+        {
+            entries.Add((BpeVocabularyEntry, bpe.VocabularyJson));
+            entries.Add((BpeMergesEntry, bpe.MergesText));
+        }
         if (model.TrainingSummary is { } summary)
             entries.Add((SummaryEntry, JsonSerializer.SerializeToUtf8Bytes(summary, _jsonIndented)));
         if (model.ItemCounts is { } counts)
@@ -106,7 +117,7 @@ internal static class SrtModelFile
             ["library"] = typeof(SrtModelFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
             ["created_utc"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             ["similarity"] = model.CosineSimilarity ? "cosine" : "dot",
-            ["tokenizer"] = GptTokenizerName,
+            ["tokenizer"] = tokenizerName,
             ["items"] = model.Catalog.Count,
             ["shape"] = JsonSerializer.SerializeToNode(model.Network.Shape, _json),
             ["entries"] = list,
@@ -395,7 +406,8 @@ internal static class SrtModelFile
             _ => throw Fail($"similarity '{similarity}' is unknown (expected cosine or dot)"),
         };
         var tokenizer = Str(manifest, "tokenizer", Fail);
-        if (tokenizer != GptTokenizerName) throw Fail($"tokenizer '{tokenizer}' is unknown (only '{GptTokenizerName}' is supported)");
+        if (tokenizer is not (GptTokenizerName or BpeTokenizerName))
+            throw Fail($"tokenizer '{tokenizer}' is unknown (expected '{GptTokenizerName}' or '{BpeTokenizerName}')");
         var shape = (manifest["shape"] ?? throw Fail($"{ManifestEntry} has no 'shape'")).Deserialize<SrtNetworkShape>(_json)
                     ?? throw Fail($"{ManifestEntry} has an empty 'shape'");
         var entries = manifest["entries"] as JsonObject ?? throw Fail($"{ManifestEntry} has no 'entries'");
@@ -423,7 +435,9 @@ internal static class SrtModelFile
 
         Mark("manifest");
         var featurizerFile = JsonSerializer.Deserialize<FeaturizerFile>(Entry(FeaturizerEntry, true), _json) ?? throw Fail($"{FeaturizerEntry} is empty");
-        var featurizer = featurizerFile.ToFeaturizer(Fail);
+        if (featurizerFile.Tokenizer != tokenizer)
+            throw Fail($"{FeaturizerEntry} names the tokenizer '{featurizerFile.Tokenizer}', {ManifestEntry} names '{tokenizer}'");
+        var featurizer = featurizerFile.ToFeaturizer(Fail, tokenizer == BpeTokenizerName ? ReadBpe(Entry(BpeVocabularyEntry, true), Entry(BpeMergesEntry, true), Fail) : null);
         Mark("featurizer");
         var catalog = ReadCatalog(Entry(CatalogEntry, true), Fail);
         Mark("catalog");
@@ -632,22 +646,36 @@ internal static class SrtModelFile
 
     // ---------------------------------------------------------------- featurizer description
 
+    /// <summary>The stored byte-level BPE (tokenizer/vocab.json and tokenizer/merges.txt, as srt tokenizer train writes them),
+    /// created now so that a damaged one fails at load rather than when a new catalog is featurized.</summary>
+    private static Lazy<Tokenizer> ReadBpe(byte[] vocabulary, byte[] merges, Func<string, InvalidDataException> fail)
+    {
+        try { return new Lazy<Tokenizer>(BpeTokenizerTrainer.Create(new TrainedBpe(vocabulary, merges, 0, 0))); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or InvalidDataException)
+        {
+            throw fail($"the stored tokenizer ({BpeVocabularyEntry}, {BpeMergesEntry}) does not load: {e.Message}");
+        }
+    }
+
     private sealed record TextFieldFile(string Name, int MaxTokens);
 
     private sealed record TokenFieldFile(string Name, int TableSize, int HashBuckets, string[] ExactTokens);
 
     private sealed record FeaturizerFile(string Tokenizer, int TextVocabularySize, TextFieldFile[] TextFields, int TokenFieldMaxTokens, TokenFieldFile[] TokenFields)
     {
-        public static FeaturizerFile From(ItemFeaturizer f) => new(
-            GptTokenizerName, f.TextVocabularySize,
+        public static FeaturizerFile From(ItemFeaturizer f, string tokenizer) => new(
+            tokenizer, f.TextVocabularySize,
             f.TextFieldCaps.Select(p => new TextFieldFile(p.Key, p.Value)).ToArray(),
             f.TokenFieldCap,
             f.TokenFieldVocabularies.Select(p => new TokenFieldFile(p.Key, p.Value.TableSize, p.Value.HashBuckets, p.Value.ExactTokens.ToArray())).ToArray());
 
-        public ItemFeaturizer ToFeaturizer(Func<string, InvalidDataException> fail)
+        /// <param name="fail">Makes the error for a damaged file.</param>
+        /// <param name="bpe">The stored byte-level BPE, or null for GPT-2's tokenizer.</param>
+        public ItemFeaturizer ToFeaturizer(Func<string, InvalidDataException> fail, Lazy<Tokenizer>? bpe)
         {
             InvalidDataException Bad(string what) => fail($"{FeaturizerEntry}: {what}");
-            if (Tokenizer != GptTokenizerName) throw Bad($"tokenizer '{Tokenizer}' is unknown (only '{GptTokenizerName}' is supported)");
+            if (Tokenizer is not (GptTokenizerName or BpeTokenizerName))
+                throw Bad($"tokenizer '{Tokenizer}' is unknown (expected '{GptTokenizerName}' or '{BpeTokenizerName}')");
             if (TextFields is null || TokenFields is null) throw Bad("the field lists are missing");
             if (TextVocabularySize < 1) throw Bad($"text vocabulary size {TextVocabularySize} is not positive");
             if (TokenFieldMaxTokens < 1) throw Bad($"token field cap {TokenFieldMaxTokens} is not positive");
@@ -671,7 +699,7 @@ internal static class SrtModelFile
                 catch (ArgumentException e) { throw Bad($"token field '{t.Name}': {e.Message}"); }
             }
             // The tokenizer (0.2 s to create) is needed only to featurize a catalog the file does not hold tokens for.
-            return new ItemFeaturizer(ItemFeaturizer.DefaultTokenizer, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
+            return new ItemFeaturizer(bpe ?? ItemFeaturizer.DefaultTokenizer, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
         }
     }
 }

@@ -34,12 +34,14 @@ public sealed class DocSamplesTests(ITestOutputHelper output)
         static ITransformer pipeline = null!;
         static InteractionSequences train = null!;
         static LeaveOneOutSplit split = null!;
+        static IEnumerable<string> titles = [];
         """;
 
     private static readonly string[] FragmentUsings =
     [
         "Microsoft.ML", "Microsoft.ML.Data",
         "Microsoft.ML.Srt", "Microsoft.ML.Srt.Data", "Microsoft.ML.Srt.Evaluation", "Microsoft.ML.Srt.Scoring", "Microsoft.ML.Srt.Training", "Microsoft.ML.Srt.Scaling",
+        "Microsoft.ML.Srt.Featurization",
     ];
 
     /// <summary>The global usings of the .NET SDK's ImplicitUsings for console apps.</summary>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Featurization;
 using Microsoft.ML.Srt.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -133,6 +134,10 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [DefaultValue("auto")]
         public string Device { get; set; } = "auto";
 
+        [CommandOption("--tokenizer <DIR>")]
+        [Description("Text tokenizer: a folder with vocab.json and merges.txt from 'srt tokenizer train' (default: GPT-2's). The model file stores it.")]
+        public string? Tokenizer { get; set; }
+
         [CommandOption("--model <OUT.zip>")]
         [Description("Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).")]
         public string? Model { get; set; }
@@ -142,7 +147,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         public string? MetricsJson { get; set; }
 
         /// <summary>The trainer options these settings ask for.</summary>
-        public SrtTrainer.Options ToTrainerOptions() => new()
+        /// <param name="loadTokenizer">Load the <c>--tokenizer</c> folder (false: leave Options.Tokenizer null, for checks).</param>
+        public SrtTrainer.Options ToTrainerOptions(bool loadTokenizer = true) => new()
         {
             ItemRepresentation = Representation switch
             {
@@ -167,6 +173,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             MaxMinutes = MaxMinutes,
             Seed = Seed,
             Device = Device,
+            Tokenizer = Tokenizer is null || !loadTokenizer ? null : BpeTokenizerTrainer.Load(Tokenizer),
         };
 
         /// <inheritdoc/>
@@ -180,9 +187,12 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             if (choice is not null) return choice;
             if (!Negatives.Equals("all", StringComparison.OrdinalIgnoreCase) && !int.TryParse(Negatives, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
                 return ValidationResult.Error($"option '--negatives' needs an integer or 'all'; got '{Negatives}'.");
+            if (Tokenizer is not null && new[] { BpeTokenizerTrainer.VocabularyFileName, BpeTokenizerTrainer.MergesFileName }
+                    .FirstOrDefault(f => !File.Exists(Path.Combine(Tokenizer, f))) is { } missing)
+                return ValidationResult.Error($"option '--tokenizer': the folder '{Tokenizer}' has no {missing} (write one with 'srt tokenizer train').");
             try
             {
-                _ = new SrtTrainer(ToTrainerOptions()); // the library's own checks, with its messages
+                _ = new SrtTrainer(ToTrainerOptions(loadTokenizer: false)); // the library's own checks, with its messages
             }
             catch (ArgumentException e)
             {
