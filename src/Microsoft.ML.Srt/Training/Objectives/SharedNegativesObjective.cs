@@ -28,16 +28,14 @@ internal sealed class SharedNegativesObjective(SrtNetwork network, SampledSoftma
         var vectors = staged ? encoded.Vectors.detach().requires_grad_(true) : encoded.Vectors;
         var inputVectors = staged ? vectors.index_select(0, inputSlots).view(b, width, -1) : sequenceInput;
 
+        // Tensors are made in the order the loop made them before it was split: libtorch's rounding can follow allocation.
+        var targetRows = tensor(batch.TargetRows, device: device);
+        var all = repeatBias ? RepeatHistory.Term(loss, batch, hidden, inputVectors, network.RepeatBias, device) : null;
         var positions = tensor(batch.Positions().Select(k => (long)k).ToArray(), device: device);
         var queries = hidden.view(b * width, -1).index_select(0, positions);
         var targets = vectors.index_select(0, tensor(encoded.TargetSlots, device: device).index_select(0, positions));
-        HistoryTerm? history = null;
-        if (repeatBias)
-        {
-            var all = RepeatHistory.Term(loss, batch, hidden, inputVectors, network.RepeatBias, device);
-            history = new HistoryTerm(all.Logits.index_select(0, positions), all.TargetOffset.index_select(0, positions));
-        }
-        var value = loss.SharedNegatives(queries, targets, tensor(batch.TargetRows, device: device).index_select(0, positions),
+        var history = all is null ? null : new HistoryTerm(all.Logits.index_select(0, positions), all.TargetOffset.index_select(0, positions));
+        var value = loss.SharedNegatives(queries, targets, targetRows.index_select(0, positions),
             vectors.index_select(0, tensor(encoded.NegativeSlots, device: device)), tensor(negativeRows, device: device), history);
         return new BatchLoss(value, staged ? new StagedBackward(encoded.Vectors, vectorsForSequences, encoderOutput, hidden, vectors) : null);
     }
