@@ -60,7 +60,7 @@ public class SampledSoftmaxLossTests
         using var negatives = randn(x, d);
         using var history = randn(p, d);
         var loss = new SampledSoftmaxLoss(0.2, normalize, logQ, 9);
-        var counts = Srt.Training.SrtTrainingSession.HistoryCounts(inputRows, targetRows, 1, p, out var repeats);
+        var counts = Srt.Training.RepeatHistory.HistoryCounts(inputRows, targetRows, 1, p, out var repeats);
 
         (float Value, float[][] Gradients) Run(bool shared)
         {
@@ -121,7 +121,7 @@ public class SampledSoftmaxLossTests
     {
         // One window of 4 slots: inputs rows 5, 6, 5, 7; targets 6, 5, 8 and padding.
         long[] inputs = { 5, 6, 5, 7 }, targets = { 6, 5, 8, 0 };
-        var counts = Srt.Training.SrtTrainingSession.HistoryCounts(inputs, targets, 1, 4, out var repeats);
+        var counts = Srt.Training.RepeatHistory.HistoryCounts(inputs, targets, 1, 4, out var repeats);
         bool[] Row(int t) => counts.Skip(t * 4).Take(4).ToArray();
         Assert.Equal(new[] { true, false, false, false }, Row(0));   // target 6 is not in history [5]
         Assert.Equal(new[] { false, true, false, false }, Row(1));   // target 5 repeats slot 0: it is the target, not a history column
@@ -140,7 +140,7 @@ public class SampledSoftmaxLossTests
         float[] history = { 1, 1, -1, 0.5f }, targets = { 2, 1, 1, 1 };
         using var q = tensor(LogQ);
         var loss = new SampledSoftmaxLoss(tau, normalize: false, q);
-        var counts = Srt.Training.SrtTrainingSession.HistoryCounts(inputRows, targetRows, 1, 2, out var repeats);
+        var counts = Srt.Training.RepeatHistory.HistoryCounts(inputRows, targetRows, 1, 2, out var repeats);
         using var biasTensor = tensor(new[] { (float)bias });
         var term = loss.HistoryLogits(tensor(Queries).view(1, 2, 2), tensor(history).view(1, 2, 2), tensor(counts).view(1, 2, 2),
             tensor(repeats), biasTensor);

@@ -163,6 +163,6 @@ public class TrainingTests
     [InlineData(1.0, 0.0)]       // end
     public void OneCycleWarmsUpLinearlyThenDecaysByCosine(double progress, double expectedFraction)
     {
-        Assert.Equal(expectedFraction, SrtTrainingSession.OneCycle(1.0, 1.0 / 3, progress), 1e-12);
+        Assert.Equal(expectedFraction, new OneCycleSchedule(1.0, 1.0 / 3).At(progress), 1e-12);
     }
 }
