@@ -143,6 +143,9 @@ internal static class ScalingPlots
         asymptote.LegendText = string.Create(CultureInfo.InvariantCulture, $"E = {law.E.Value:G3}");
         plot.Title(string.Create(CultureInfo.InvariantCulture,
             $"eq. 4: {law.E.Value:G3} − {law.A.Value:G3}/N^{law.Alpha.Value:G3} − {law.B.Value:G3}/T^{law.Beta.Value:G3}"));
+        // Far below the data the law runs off to large negative values: keep the view on the data's range and E.
+        double low = best.Min(p => p.Metric), range = Math.Max(law.E.Value - low, 1e-6);
+        plot.Axes.SetLimitsY(Math.Max(0, low - range), law.E.Value + 0.15 * range);
         plot.XLabel("N, log10");
         plot.YLabel($"predicted {metric}");
         plot.ShowLegend(Edge.Right);
