@@ -143,9 +143,12 @@ internal static class ScalingPlots
         asymptote.LegendText = string.Create(CultureInfo.InvariantCulture, $"E = {law.E.Value:G3}");
         plot.Title(string.Create(CultureInfo.InvariantCulture,
             $"eq. 4: {law.E.Value:G3} − {law.A.Value:G3}/N^{law.Alpha.Value:G3} − {law.B.Value:G3}/T^{law.Beta.Value:G3}"));
-        // Far below the data the law runs off to large negative values: keep the view on the data's range and E.
-        double low = best.Min(p => p.Metric), range = Math.Max(law.E.Value - low, 1e-6);
-        plot.Axes.SetLimitsY(Math.Max(0, low - range), law.E.Value + 0.15 * range);
+        // Far below the data the law runs off to large negative values, and E may lie far above every line: keep the view
+        // on the data and the lines' upper ends.
+        double low = best.Min(p => p.Metric);
+        double high = Math.Max(best.Max(p => p.Metric), ts.Max(t => law.Predict(Math.Pow(10, nHi), t)));
+        double range = Math.Max(high - low, 1e-6);
+        plot.Axes.SetLimitsY(Math.Max(0, low - range), Math.Min(high + 0.15 * range, Math.Max(law.E.Value, high) + 0.05 * range));
         plot.XLabel("N, log10");
         plot.YLabel($"predicted {metric}");
         plot.ShowLegend(Edge.Right);
