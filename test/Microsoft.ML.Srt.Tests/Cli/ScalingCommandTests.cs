@@ -211,6 +211,12 @@ public class ScalingCommandTests
         var metric = plan.GetProperty("metric");
         Assert.InRange(metric.GetProperty("value").GetDouble(), metric.GetProperty("low").GetDouble(), metric.GetProperty("high").GetDouble());
         Assert.Contains(plan.GetProperty("preset").GetString()!, SrtPresets());
+        Assert.DoesNotContain(plan.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("extrapolates"));
+        // The fitted runs spent about 2e12 to 2e17 FLOPs: a budget of 1e20 is flagged as an extrapolation.
+        var far = Run("scaling", "plan", "--fit", fitPath, "--flops", "1e20");
+        Assert.Equal(0, far.Code);
+        Assert.Contains(Json(far.Out).GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("extrapolates"));
+        Assert.Contains("extrapolates", far.Err);
 
         // 10 minutes at 50 GFLOP/s is 3e13 FLOPs, from --gflops or from an srt train JSON.
         var train = t.Write("train.json", "{\"ndcg@5\": 0.01, \"achieved_gflops_per_second\": 50}");

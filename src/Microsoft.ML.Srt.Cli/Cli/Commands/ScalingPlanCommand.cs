@@ -102,7 +102,17 @@ internal sealed class ScalingPlanCommand(CliStreams streams) : Command<ScalingPl
             budget["gflops_from"] = settings.TrainJson is null ? "--gflops" : Path.GetFullPath(settings.TrainJson);
         }
         json.Insert(0, "budget", budget);
-        foreach (var warning in plan.Warnings) streams.Error.WriteLine($"warning: {warning}");
+        var warnings = plan.Warnings.ToList();
+        if (fit.Envelope.Count > 0)
+        {
+            // The fit JSON keeps the FLOPs its runs spent (the envelope): a budget far outside them is an extrapolation.
+            double low = fit.Envelope.Min(e => e.Flops), high = fit.Envelope.Max(e => e.Flops);
+            if (flops > 10 * high || flops < low / 10)
+                warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"the budget ({flops:G3} FLOPs) is more than 10 times outside the compute of the fitted runs ({low:G3} to {high:G3} FLOPs): the plan extrapolates the law."));
+            json["warnings"] = new JsonArray(warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray());
+        }
+        foreach (var warning in warnings) streams.Error.WriteLine($"warning: {warning}");
         streams.Output.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return 0;
     }
