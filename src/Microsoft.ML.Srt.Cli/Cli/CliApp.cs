@@ -14,7 +14,7 @@ namespace Microsoft.ML.Srt.Cli;
 /// </summary>
 internal static partial class CliApp
 {
-    private const string DataBranch = "data", BenchmarkBranch = "benchmark", ScalingBranch = "scaling";
+    private const string DataBranch = "data", BenchmarkBranch = "benchmark", TokenizerBranch = "tokenizer", ScalingBranch = "scaling";
 
     /// <summary>
     /// Runs the tool in this process. Exit codes: 0 success; 1 bad data or a failed command (one line on
@@ -25,7 +25,7 @@ internal static partial class CliApp
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         // "srt data" alone is incomplete: Spectre shows the branch's help; here on the error stream, as a usage error.
-        bool incomplete = args.Count == 1 && args[0] is (DataBranch or BenchmarkBranch or ScalingBranch);
+        bool incomplete = args.Count == 1 && args[0] is (DataBranch or BenchmarkBranch or TokenizerBranch or ScalingBranch);
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -78,6 +78,16 @@ internal static partial class CliApp
             data.AddCommand<DataGenerateCommand>("generate")
                 .WithDescription("Write the synthetic data set (items.tsv and sequences.txt) to a folder, streamed; print its statistics as JSON.")
                 .WithExample("data", "generate", "--out", "synthetic", "--users", "100000");
+        });
+        config.AddBranch(TokenizerBranch, tokenizer =>
+        {
+            tokenizer.SetDescription("Train a byte-level BPE tokenizer on catalog text.");
+            tokenizer.AddCommand<TokenizerTrainCommand>("train")
+                .WithDescription("Train a byte-level BPE tokenizer on the text of item files; write vocab.json and merges.txt; print JSON.")
+                .WithExample("tokenizer", "train", "--items", "games/items.tsv", "--items", "toys/items.tsv", "--vocab-size", "30000", "--out", "tokenizer");
+            tokenizer.AddCommand<TokenizerCompareCommand>("compare")
+                .WithDescription("Encode an item file's text with a trained tokenizer and with GPT-2's; print tokens per text and encoding speed as JSON.")
+                .WithExample("tokenizer", "compare", "--tokenizer", "tokenizer", "--items", "beauty/items.tsv");
         });
         config.AddCommand<TrainCommand>("train")
             .WithDescription("Train SRT on a leave-one-out split, evaluate the test split (full ranking), print metrics as JSON.")

@@ -40,7 +40,7 @@ public sealed class NextItemMetrics
 }
 
 /// <summary>Accumulates ranks of target items into <see cref="NextItemMetrics"/>. Not thread-safe; merge per-thread accumulators.</summary>
-public sealed class NextItemMetricsAccumulator
+internal sealed class NextItemMetricsAccumulator
 {
     private readonly int[] _ks;
     private readonly double[] _ndcg;

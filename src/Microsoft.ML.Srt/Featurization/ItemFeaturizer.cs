@@ -8,7 +8,7 @@ namespace Microsoft.ML.Srt.Featurization;
 /// field), token-list fields through a <see cref="TokenFieldVocabulary"/> each. Every item is tokenized once
 /// per catalog, in parallel; batches then only gather rows.
 /// </summary>
-public sealed class ItemFeaturizer
+internal sealed class ItemFeaturizer
 {
     private readonly Lazy<Tokenizer> _tokenizer;
 

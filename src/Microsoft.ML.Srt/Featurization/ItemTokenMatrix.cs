@@ -4,7 +4,7 @@ namespace Microsoft.ML.Srt.Featurization;
 /// One field's tokens for every item of a catalog, as a dense row-major matrix <c>[items + 1, Width]</c>
 /// of embedding rows. Row 0 is the padding item; 0 is the padding token. Built once per catalog.
 /// </summary>
-public sealed class ItemTokenMatrix
+internal sealed class ItemTokenMatrix
 {
     internal ItemTokenMatrix(string field, bool isText, int width, long[] tokens)
     {

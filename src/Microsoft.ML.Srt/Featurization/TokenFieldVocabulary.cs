@@ -9,7 +9,7 @@ namespace Microsoft.ML.Srt.Featurization;
 /// one of <see cref="HashBuckets"/> rows chosen by a stable hash (FNV-1a), so new items still get a vector.
 /// Row 0 is padding.
 /// </summary>
-public sealed class TokenFieldVocabulary
+internal sealed class TokenFieldVocabulary
 {
     private readonly Dictionary<string, int> _exact;
 

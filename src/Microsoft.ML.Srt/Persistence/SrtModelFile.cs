@@ -12,6 +12,7 @@ using Microsoft.ML.Srt.Featurization;
 using Microsoft.ML.Srt.Model;
 using Microsoft.ML.Srt.Scoring;
 using Microsoft.ML.Srt.Training;
+using Microsoft.ML.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,7 +23,8 @@ namespace Microsoft.ML.Srt.Persistence;
 /// <c>manifest.json</c> (format, version, network shape, similarity, tokenizer, and the SHA-256 and length of every
 /// other entry), <c>featurizer.json</c> (text field caps, token-list vocabularies), <c>weights.bin</c> (named tensors
 /// in a plain binary layout), <c>catalog.jsonl</c> (the item catalog, one JSON array per line) and, when present,
-/// <c>training-summary.json</c>. Loading reads data only; nothing in the file is executed. See docs/model-files.md.
+/// <c>training-summary.json</c>, and (files written since 2026-12-07) <c>popularity.bin</c>, the training count of every
+/// catalog item. Loading reads data only; nothing in the file is executed. See docs/model-files.md.
 /// The ML.NET <c>mlContext.Model.Save</c> bridge stores this same zip as a binary stream.
 /// </summary>
 internal static class SrtModelFile
@@ -30,6 +32,7 @@ internal static class SrtModelFile
     public const string FormatName = "srt-model";
     public const int FormatVersion = 1;
     public const string GptTokenizerName = "gpt2";
+    public const string BpeTokenizerName = "byte-level-bpe";
 
     internal const string ManifestEntry = "manifest.json";
     internal const string FeaturizerEntry = "featurizer.json";
@@ -37,9 +40,13 @@ internal static class SrtModelFile
     internal const string CatalogEntry = "catalog.jsonl";
     internal const string TokensEntry = "tokens.bin";
     internal const string SummaryEntry = "training-summary.json";
+    internal const string PopularityEntry = "popularity.bin";
+    internal const string BpeVocabularyEntry = "tokenizer/" + BpeTokenizerTrainer.VocabularyFileName;
+    internal const string BpeMergesEntry = "tokenizer/" + BpeTokenizerTrainer.MergesFileName;
 
     private const uint WeightsMagic = 0x57545253; // "SRTW" little-endian
     private const uint TokensMagic = 0x54545253; // "SRTT" little-endian
+    private const uint PopularityMagic = 0x50545253; // "SRTP" little-endian
     private const int MaxManifestBytes = 16 << 20;
 
     private static readonly JsonSerializerOptions _json = new()
@@ -75,21 +82,30 @@ internal static class SrtModelFile
     private static (byte[] Manifest, List<(string Name, byte[] Data)> Entries) BuildEntries(SrtModel model)
     {
         var featurizer = model.Featurizer;
-        if (!featurizer.UsesDefaultTokenizer)
-            throw new NotSupportedException(
+        var bpe = featurizer.UsesDefaultTokenizer ? null : BpeTokenizerTrainer.FilesOf(featurizer.Tokenizer)
+            ?? throw new NotSupportedException(
                 $"This model uses a custom tokenizer ({featurizer.Tokenizer.GetType().Name}, set through SrtTrainer.Options.{nameof(SrtTrainer.Options.Tokenizer)}), " +
-                $"which a model file cannot store. Only the default GPT-2 tokenizer is supported: train with Options.{nameof(SrtTrainer.Options.Tokenizer)} = null to save the model.");
+                $"which a model file cannot store. A model file stores GPT-2's tokenizer (Options.{nameof(SrtTrainer.Options.Tokenizer)} = null) or one that " +
+                $"{nameof(BpeTokenizerTrainer)}.{nameof(BpeTokenizerTrainer.Train)} or .{nameof(BpeTokenizerTrainer.Load)} returned.");
+        var tokenizerName = bpe is null ? GptTokenizerName : BpeTokenizerName;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Model files are written on little-endian machines only.");
 
         var entries = new List<(string Name, byte[] Data)>
         {
-            (FeaturizerEntry, JsonSerializer.SerializeToUtf8Bytes(FeaturizerFile.From(featurizer), _jsonIndented)),
+            (FeaturizerEntry, JsonSerializer.SerializeToUtf8Bytes(FeaturizerFile.From(featurizer, tokenizerName), _jsonIndented)),
             (WeightsEntry, WriteWeights(model.Network)),
             (CatalogEntry, WriteCatalog(model.Catalog)),
             (TokensEntry, WriteTokens(featurizer.Featurize(model.Catalog))),
         };
+        if (bpe is not null)
+        {
+            entries.Add((BpeVocabularyEntry, bpe.VocabularyJson));
+            entries.Add((BpeMergesEntry, bpe.MergesText));
+        }
         if (model.TrainingSummary is { } summary)
             entries.Add((SummaryEntry, JsonSerializer.SerializeToUtf8Bytes(summary, _jsonIndented)));
+        if (model.ItemCounts is { } counts)
+            entries.Add((PopularityEntry, WritePopularity(counts)));
 
         var list = new JsonObject();
         foreach (var (name, data) in entries)
@@ -101,7 +117,7 @@ internal static class SrtModelFile
             ["library"] = typeof(SrtModelFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
             ["created_utc"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             ["similarity"] = model.CosineSimilarity ? "cosine" : "dot",
-            ["tokenizer"] = GptTokenizerName,
+            ["tokenizer"] = tokenizerName,
             ["items"] = model.Catalog.Count,
             ["shape"] = JsonSerializer.SerializeToNode(model.Network.Shape, _json),
             ["entries"] = list,
@@ -240,6 +256,42 @@ internal static class SrtModelFile
         return ms.ToArray();
     }
 
+    // Popularity: "SRTP", u32 version, i32 items, then one i64 training count per catalog item, in catalog order. Optional:
+    // older files lack it, and the recommender then falls back to catalog order (docs/api.md, "Serving recommendations").
+    private static byte[] WritePopularity(IReadOnlyList<long> counts)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(PopularityMagic);
+            w.Write(1u);
+            w.Write(counts.Count);
+            foreach (var c in counts) w.Write(c);
+        }
+        return ms.ToArray();
+    }
+
+    private static long[] ReadPopularity(byte[] data, int items, Func<string, InvalidDataException> fail)
+    {
+        InvalidDataException Bad(string what) => fail($"{PopularityEntry} is malformed: {what}");
+        using var r = new BinaryReader(new MemoryStream(data, writable: false), Encoding.UTF8);
+        try
+        {
+            ReadHeader(r, data.Length, PopularityMagic, "SRTP", "popularity", Bad);
+            int count = r.ReadInt32();
+            if (count != items) throw Bad($"it holds {count} counts; the catalog has {items} items");
+            if ((long)count * 8 != data.Length - 12) throw Bad($"{count} counts need {(long)count * 8} bytes after the header; it has {data.Length - 12}");
+            var counts = new long[count];
+            for (int i = 0; i < count; i++)
+            {
+                counts[i] = r.ReadInt64();
+                if (counts[i] < 0) throw Bad($"item {i} has the negative count {counts[i]}");
+            }
+            return counts;
+        }
+        catch (EndOfStreamException) { throw Bad("it ends early (truncated)"); }
+    }
+
     /// <summary>The token matrices of <see cref="TokensEntry"/>, checked against the featurizer (fields, caps, table sizes) and the catalog.</summary>
     private static IReadOnlyList<ItemTokenMatrix> ReadTokens(byte[] data, ItemFeaturizer featurizer, int items, Func<string, InvalidDataException> fail)
     {
@@ -354,7 +406,8 @@ internal static class SrtModelFile
             _ => throw Fail($"similarity '{similarity}' is unknown (expected cosine or dot)"),
         };
         var tokenizer = Str(manifest, "tokenizer", Fail);
-        if (tokenizer != GptTokenizerName) throw Fail($"tokenizer '{tokenizer}' is unknown (only '{GptTokenizerName}' is supported)");
+        if (tokenizer is not (GptTokenizerName or BpeTokenizerName))
+            throw Fail($"tokenizer '{tokenizer}' is unknown (expected '{GptTokenizerName}' or '{BpeTokenizerName}')");
         var shape = (manifest["shape"] ?? throw Fail($"{ManifestEntry} has no 'shape'")).Deserialize<SrtNetworkShape>(_json)
                     ?? throw Fail($"{ManifestEntry} has an empty 'shape'");
         var entries = manifest["entries"] as JsonObject ?? throw Fail($"{ManifestEntry} has no 'entries'");
@@ -382,7 +435,9 @@ internal static class SrtModelFile
 
         Mark("manifest");
         var featurizerFile = JsonSerializer.Deserialize<FeaturizerFile>(Entry(FeaturizerEntry, true), _json) ?? throw Fail($"{FeaturizerEntry} is empty");
-        var featurizer = featurizerFile.ToFeaturizer(Fail);
+        if (featurizerFile.Tokenizer != tokenizer)
+            throw Fail($"{FeaturizerEntry} names the tokenizer '{featurizerFile.Tokenizer}', {ManifestEntry} names '{tokenizer}'");
+        var featurizer = featurizerFile.ToFeaturizer(Fail, tokenizer == BpeTokenizerName ? ReadBpe(Entry(BpeVocabularyEntry, true), Entry(BpeMergesEntry, true), Fail) : null);
         Mark("featurizer");
         var catalog = ReadCatalog(Entry(CatalogEntry, true), Fail);
         Mark("catalog");
@@ -395,6 +450,8 @@ internal static class SrtModelFile
         Mark("tokens");
         var summaryBytes = Entry(SummaryEntry, false);
         var summary = summaryBytes.Length == 0 ? null : JsonSerializer.Deserialize<SrtTrainingSummary>(summaryBytes, _json);
+        var popularityBytes = Entry(PopularityEntry, false);
+        var itemCounts = popularityBytes.Length == 0 ? null : ReadPopularity(popularityBytes, catalog.Count, Fail);
 
         CheckShape(shape, featurizer, catalog, weights, Fail);
         if (Int(manifest, "items", Fail) != catalog.Count)
@@ -427,7 +484,7 @@ internal static class SrtModelFile
             var tokens = storedTokens ?? featurizer.Featurize(catalog);
             Mark(storedTokens is null ? "tokenize_catalog" : "stored_tokens");
             network.Items.SetCatalog(tokens, device);
-            var model = new SrtModel(network, featurizer, catalog, cosine, device, summary);
+            var model = new SrtModel(network, featurizer, catalog, cosine, device, summary, itemCounts);
             Mark("bind");
             if (phases is not null) Console.Error.WriteLine("load profile (s): " + string.Join(", ", phases));
             return model;
@@ -589,22 +646,36 @@ internal static class SrtModelFile
 
     // ---------------------------------------------------------------- featurizer description
 
+    /// <summary>The stored byte-level BPE (tokenizer/vocab.json and tokenizer/merges.txt, as srt tokenizer train writes them),
+    /// created now so that a damaged one fails at load rather than when a new catalog is featurized.</summary>
+    private static Lazy<Tokenizer> ReadBpe(byte[] vocabulary, byte[] merges, Func<string, InvalidDataException> fail)
+    {
+        try { return new Lazy<Tokenizer>(BpeTokenizerTrainer.Create(new TrainedBpe(vocabulary, merges, 0, 0))); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or InvalidDataException)
+        {
+            throw fail($"the stored tokenizer ({BpeVocabularyEntry}, {BpeMergesEntry}) does not load: {e.Message}");
+        }
+    }
+
     private sealed record TextFieldFile(string Name, int MaxTokens);
 
     private sealed record TokenFieldFile(string Name, int TableSize, int HashBuckets, string[] ExactTokens);
 
     private sealed record FeaturizerFile(string Tokenizer, int TextVocabularySize, TextFieldFile[] TextFields, int TokenFieldMaxTokens, TokenFieldFile[] TokenFields)
     {
-        public static FeaturizerFile From(ItemFeaturizer f) => new(
-            GptTokenizerName, f.TextVocabularySize,
+        public static FeaturizerFile From(ItemFeaturizer f, string tokenizer) => new(
+            tokenizer, f.TextVocabularySize,
             f.TextFieldCaps.Select(p => new TextFieldFile(p.Key, p.Value)).ToArray(),
             f.TokenFieldCap,
             f.TokenFieldVocabularies.Select(p => new TokenFieldFile(p.Key, p.Value.TableSize, p.Value.HashBuckets, p.Value.ExactTokens.ToArray())).ToArray());
 
-        public ItemFeaturizer ToFeaturizer(Func<string, InvalidDataException> fail)
+        /// <param name="fail">Makes the error for a damaged file.</param>
+        /// <param name="bpe">The stored byte-level BPE, or null for GPT-2's tokenizer.</param>
+        public ItemFeaturizer ToFeaturizer(Func<string, InvalidDataException> fail, Lazy<Tokenizer>? bpe)
         {
             InvalidDataException Bad(string what) => fail($"{FeaturizerEntry}: {what}");
-            if (Tokenizer != GptTokenizerName) throw Bad($"tokenizer '{Tokenizer}' is unknown (only '{GptTokenizerName}' is supported)");
+            if (Tokenizer is not (GptTokenizerName or BpeTokenizerName))
+                throw Bad($"tokenizer '{Tokenizer}' is unknown (expected '{GptTokenizerName}' or '{BpeTokenizerName}')");
             if (TextFields is null || TokenFields is null) throw Bad("the field lists are missing");
             if (TextVocabularySize < 1) throw Bad($"text vocabulary size {TextVocabularySize} is not positive");
             if (TokenFieldMaxTokens < 1) throw Bad($"token field cap {TokenFieldMaxTokens} is not positive");
@@ -628,7 +699,7 @@ internal static class SrtModelFile
                 catch (ArgumentException e) { throw Bad($"token field '{t.Name}': {e.Message}"); }
             }
             // The tokenizer (0.2 s to create) is needed only to featurize a catalog the file does not hold tokens for.
-            return new ItemFeaturizer(ItemFeaturizer.DefaultTokenizer, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
+            return new ItemFeaturizer(bpe ?? ItemFeaturizer.DefaultTokenizer, TextVocabularySize, caps, vocabularies, TokenFieldMaxTokens);
         }
     }
 }

@@ -29,16 +29,21 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     private readonly SrtNetwork _network;
     private readonly SrtScorer _scorer;
     private readonly Device _device;
+    private readonly long[]? _itemCounts;
     private int _disposed;
 
-    internal SrtModel(SrtNetwork network, ItemFeaturizer featurizer, ItemCatalog catalog, bool cosine, Device device, SrtTrainingSummary? summary)
-        : this(new Shared<SrtNetwork>(network), new Shared<CatalogTables>(new CatalogTables(null)), featurizer, catalog, cosine, device, summary)
+    internal SrtModel(SrtNetwork network, ItemFeaturizer featurizer, ItemCatalog catalog, bool cosine, Device device, SrtTrainingSummary? summary,
+        long[]? itemCounts = null)
+        : this(new Shared<SrtNetwork>(network), new Shared<CatalogTables>(new CatalogTables(null)), featurizer, catalog, cosine, device, summary, itemCounts)
     {
     }
 
     private SrtModel(Shared<SrtNetwork> shared, Shared<CatalogTables> tables, ItemFeaturizer featurizer, ItemCatalog catalog, bool cosine,
-        Device device, SrtTrainingSummary? summary)
+        Device device, SrtTrainingSummary? summary, long[]? itemCounts)
     {
+        if (itemCounts is not null && itemCounts.Length != catalog.Count)
+            throw new ArgumentException($"{itemCounts.Length} item counts for {catalog.Count} items.", nameof(itemCounts));
+        _itemCounts = itemCounts;
         _shared = shared;
         _tables = tables;
         _network = shared.Value;
@@ -57,13 +62,20 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     public ItemCatalog Catalog { get; }
 
     /// <summary>How the catalog's fields are tokenized.</summary>
-    public ItemFeaturizer Featurizer { get; }
+    internal ItemFeaturizer Featurizer { get; }
 
     /// <summary>True when scores are cosine similarities, false for dot products.</summary>
     public bool CosineSimilarity { get; }
 
     /// <summary>What training did, when this model was trained in this process (or loaded with its summary).</summary>
     public SrtTrainingSummary? TrainingSummary { get; }
+
+    /// <summary>
+    /// How often each catalog item (by index) occurs in the training sequences: the popularity list
+    /// <see cref="SrtRecommender"/> falls back to. Saved in the model file; null for a model loaded from a file written before
+    /// the counts were saved. Items added by <see cref="WithCatalog"/> count 0.
+    /// </summary>
+    public IReadOnlyList<long>? ItemCounts => _itemCounts;
 
     /// <summary>Longest history the model reads.</summary>
     public int MaxLength => _network.Shape.MaxLength;
@@ -179,8 +191,16 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
             var tokens = _network.Items.TokenTensors(fields, _device);
             vectors = _scorer.CatalogVectors(catalog.Count, tokens).DetachFromDisposeScope();
         }
+        long[]? counts = null;
+        if (_itemCounts is not null)
+        {
+            // Counts follow the ids: items kept keep their training count, new items have none.
+            counts = new long[catalog.Count];
+            for (int i = 0; i < counts.Length; i++)
+                if (Catalog.TryGetIndex(catalog.GetId(i), out int old)) counts[i] = _itemCounts[old];
+        }
         _shared.Acquire();
-        return new SrtModel(_shared, new Shared<CatalogTables>(new CatalogTables(vectors)), Featurizer, catalog, CosineSimilarity, _device, TrainingSummary);
+        return new SrtModel(_shared, new Shared<CatalogTables>(new CatalogTables(vectors)), Featurizer, catalog, CosineSimilarity, _device, TrainingSummary, counts);
     }
 
     /// <summary>Another handle on this same model (weights, catalog and caches shared, nothing copied), disposed on its own.</summary>
@@ -189,7 +209,7 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         _shared.Acquire();
         _tables.Acquire();
-        return new SrtModel(_shared, _tables, Featurizer, Catalog, CosineSimilarity, _device, TrainingSummary);
+        return new SrtModel(_shared, _tables, Featurizer, Catalog, CosineSimilarity, _device, TrainingSummary, _itemCounts);
     }
 
     /// <summary>
@@ -277,6 +297,23 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
             results[i].Items = itemBuffer.AsSpan(0, count).ToArray();
             results[i].Scores = scoreBuffer.AsSpan(0, count).ToArray();
         }
+    }
+
+    /// <summary>
+    /// Cosine similarity of item <paramref name="index"/>'s vector with every catalog item's, written to <paramref name="row"/>
+    /// (<c>Catalog.Count</c> long). Cosine for dot-product models too: a raw dot product between items favours long vectors.
+    /// </summary>
+    internal void ItemSimilarities(int index, Span<float> row)
+    {
+        if ((uint)index >= (uint)Catalog.Count) throw new ArgumentOutOfRangeException(nameof(index));
+        var tables = Tables;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var query = nn.functional.normalize(tables.Inputs.narrow(0, index + 1, 1), p: 2, dim: -1);
+        var candidates = CosineSimilarity ? tables.Candidates : nn.functional.normalize(tables.Candidates, p: 2, dim: 0);
+        var scores = query.matmul(candidates).contiguous();
+        if (scores.device_type != DeviceType.CPU) scores = scores.cpu();
+        MemoryMarshal.Cast<byte, float>(scores.bytes).CopyTo(row);
     }
 
     /// <summary>The scores <c>[B, N]</c> of every catalog item for each history, contiguous on the CPU.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.Srt.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,6 +12,11 @@ namespace Microsoft.ML.Srt.Training;
 /// and at these sizes every operation's fixed cost weighs more than its arithmetic. Measured on 2 cores (zeroing plus
 /// the update): 4.2-4.9 ms against 2.1-2.8 ms at d = 64, 7.0-8.1 ms against 4.3-5.1 ms at d = 128.
 /// The embedding tables are not here: <see cref="Model.LazyAdamW"/> updates only the rows a step used.
+/// Each parameter's slice starts on a 64-byte boundary (<see cref="AlignedStorage"/>): a model loaded from a file gets
+/// freshly allocated tensors, which start on one, and libtorch's CPU kernels may round differently for operands placed
+/// otherwise, so only aligned slices let a trained model and its saved-and-loaded copy score bit for bit alike. The gaps
+/// between slices stay zero: no gradient is ever written there, so their moments and weights stay zero and they add
+/// nothing to a gradient norm.
 /// </summary>
 internal sealed class FlatAdamW : IDisposable
 {
@@ -31,9 +37,9 @@ internal sealed class FlatAdamW : IDisposable
         var device = _parameters.Length > 0 ? _parameters[0].device : CPU;
         if (_parameters.Any(p => p.dtype != ScalarType.Float32 || p.device.ToString() != device.ToString()))
             throw new ArgumentException("FlatAdamW needs float32 parameters on one device.", nameof(parameters));
-        long total = _parameters.Sum(p => p.numel());
-        _weights = zeros(total, device: device);
-        _gradients = zeros(total, device: device);
+        long total = _parameters.Sum(p => AlignedStorage.RoundUp(p.numel()));
+        _weights = AlignedStorage.Zeros(total, device);
+        _gradients = AlignedStorage.Zeros(total, device);
         using (no_grad())
         {
             long offset = 0;
@@ -46,25 +52,26 @@ internal sealed class FlatAdamW : IDisposable
                 // Its gradient too: backward accumulates in place into an existing gradient, so the gradients arrive in
                 // one flat buffer, with no per-step gather.
                 p.grad = _gradients.narrow(0, offset, n).view(p.shape);
-                offset += n;
+                offset += AlignedStorage.RoundUp(n);
             }
         }
-        _m = zeros(total, device: device);
-        _v = zeros(total, device: device);
+        _m = AlignedStorage.Zeros(total, device);
+        _v = AlignedStorage.Zeros(total, device);
     }
 
     /// <summary>Sets the parameters' gradients to zero, as an optimizer's zero_grad does.</summary>
     public void ZeroGrad() => _gradients.zero_();
 
     /// <summary>All gradients as one flat tensor in the buffer's order (zeros for a parameter the last backward did not
-    /// reach): the buffer the parameters' gradients are views of, so scaling it scales them.</summary>
+    /// reach, and for the alignment gaps between parameters): the buffer the parameters' gradients are views of, so
+    /// scaling it scales them.</summary>
     public Tensor Gradient => _gradients;
 
     /// <summary>One AdamW step at learning rate <paramref name="lr"/> with <paramref name="gradient"/> from
     /// <see cref="Gradient"/> (after any clipping).</summary>
     public void Step(double lr, Tensor gradient)
     {
-        if (gradient.numel() != _weights.numel()) throw new ArgumentException("Expected the gradient of every parameter, flat.", nameof(gradient));
+        if (gradient.numel() != _weights.numel()) throw new ArgumentException($"Expected the gradient of every parameter, flat, as {nameof(Gradient)} gives it.", nameof(gradient));
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         _step++;

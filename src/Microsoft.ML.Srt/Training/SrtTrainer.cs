@@ -68,7 +68,7 @@ public sealed partial class SrtTrainer
         // Rows no item uses were never trained: zero them (signal-free for new items, and small model files).
         long zeroed = network.Items.ZeroRowsNoItemUses();
         if (zeroed > 0) _log($"Zeroed {zeroed:N0} token-table rows that no catalog item uses (never trained).");
-        return new SrtModel(network, featurizer, catalog, o.CosineSimilarity, device, summary);
+        return new SrtModel(network, featurizer, catalog, o.CosineSimilarity, device, summary, train.ItemCounts());
     }
 
     /// <summary>A freshly initialised network for <paramref name="catalog"/> (seeded by the caller), bound to the catalog's token matrices.</summary>

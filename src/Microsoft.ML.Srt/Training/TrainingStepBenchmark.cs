@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Srt.Training;
 
 /// <summary>What <see cref="TrainingStepBenchmark.Run"/> measured.</summary>
-public sealed record TrainingStepMeasurement(
+internal sealed record TrainingStepMeasurement(
     double MedianMilliseconds, double MeanMilliseconds, double P90Milliseconds, double SequencesPerSecond,
     int Steps, int BatchSize, int Length, long Parameters, int Threads, int Layers, int Heads, int Dimension)
 {
@@ -17,8 +17,10 @@ public sealed record TrainingStepMeasurement(
 
     /// <summary>
     /// Share of the machine's CPU time that the hypervisor gave to other guests ("steal" in /proc/stat) while the timed
-    /// steps ran, in percent; null where /proc/stat is not available. On a shared virtual machine this explains step
-    /// times that vary from one run to the next with no change to the code.
+    /// steps ran, in percent. Null where it cannot be measured: /proc/stat is not available (not Linux), or the timed
+    /// steps ended before the machine's CPU time advanced by one /proc/stat clock tick (10 ms on common kernels), as few
+    /// fast steps can. On a shared virtual machine this explains step times that vary from one run to the next with no
+    /// change to the code.
     /// </summary>
     public double? CpuStealPercent { get; init; }
 }
@@ -27,7 +29,7 @@ public sealed record TrainingStepMeasurement(
 /// Times optimizer steps (forward, backward, clipping, AdamW) of a given model size on full-length batches of
 /// synthetic items with real GPT-2-tokenized titles — the cost of one step independent of any data set.
 /// </summary>
-public static class TrainingStepBenchmark
+internal static class TrainingStepBenchmark
 {
     /// <summary>
     /// Runs <paramref name="warmup"/> untimed then <paramref name="steps"/> timed steps, each on

@@ -22,7 +22,7 @@ public class CliAppTests
         Assert.Equal(0, code);
         Assert.Equal("", error);
         Assert.Contains("USAGE:", help);
-        foreach (var command in new[] { "quickstart", "data", "train", "evaluate", "recommend", "benchmark" })
+        foreach (var command in new[] { "quickstart", "data", "tokenizer", "train", "evaluate", "recommend", "benchmark" })
             Assert.Matches($@"\n\s+{command}\s+\S", help);
         Assert.Equal(help, Run().Out); // no arguments: the same help
 

@@ -15,7 +15,7 @@ namespace Microsoft.ML.Srt.Tests.Docs;
 public sealed class DocSamplesCollection;
 
 /// <summary>
-/// Every C# sample of README.md and docs/*.md compiles, and the ones marked <c>run</c> run (docs/build.md, "C# samples in
+/// Every C# sample of README.md, the package README (src/Microsoft.ML.Srt/PACKAGE.md) and docs/*.md compiles, and the ones marked <c>run</c> run (docs/build.md, "C# samples in
 /// the docs", gives the convention). A failure names the file and the line of the compiler error in the Markdown file.
 /// </summary>
 [Collection(nameof(DocSamplesCollection))]
@@ -32,12 +32,16 @@ public sealed class DocSamplesTests(ITestOutputHelper output)
         static SrtTrainer.Options options = new();
         static ItemCatalog itemCatalog = null!;
         static ITransformer pipeline = null!;
+        static InteractionSequences train = null!;
+        static LeaveOneOutSplit split = null!;
+        static IEnumerable<string> titles = [];
         """;
 
     private static readonly string[] FragmentUsings =
     [
         "Microsoft.ML", "Microsoft.ML.Data",
-        "Microsoft.ML.Srt", "Microsoft.ML.Srt.Data", "Microsoft.ML.Srt.Evaluation", "Microsoft.ML.Srt.Scoring", "Microsoft.ML.Srt.Training",
+        "Microsoft.ML.Srt", "Microsoft.ML.Srt.Data", "Microsoft.ML.Srt.Evaluation", "Microsoft.ML.Srt.Scoring", "Microsoft.ML.Srt.Training", "Microsoft.ML.Srt.Scaling",
+        "Microsoft.ML.Srt.Featurization",
     ];
 
     /// <summary>The global usings of the .NET SDK's ImplicitUsings for console apps.</summary>
@@ -56,6 +60,7 @@ public sealed class DocSamplesTests(ITestOutputHelper output)
     private static IEnumerable<string> MarkdownFiles()
     {
         yield return "README.md";
+        yield return "src/Microsoft.ML.Srt/PACKAGE.md";   // the package's README on the feed
         foreach (var path in Directory.GetFiles(Path.Combine(Root.Value, "docs"), "*.md").Order(StringComparer.Ordinal))
             yield return Path.GetRelativePath(Root.Value, path).Replace('\\', '/');
     }

@@ -98,6 +98,7 @@ public sealed class NotebookTests(ITestOutputHelper output) : IDisposable
             .ToDictionary(e => (string)e.Attribute("Include")!, e => ((string)e.Attribute("Version")!).TrimStart('[', '(').Split(',')[0].Trim().TrimEnd(']', ')'));
         var libraryPackages = XDocument.Load(Path.Combine(_root, "src", "Microsoft.ML.Srt", "Microsoft.ML.Srt.csproj")).Descendants("PackageReference")
             .Where(e => e.Attribute("Condition") is not { } c || c.Value.Contains("'cpu'", StringComparison.Ordinal))
+            .Where(e => (string?)e.Attribute("PrivateAssets") != "all")   // build-only (the API analyzer): not a dependency
             .Select(e => (string)e.Attribute("Include")!).Select(p => p == "TorchSharp" ? "TorchSharp-cpu" : p).Order().ToList();
         var nuget = directives.Select(d => Regex.Match(d, "^#r \"nuget: *([^, ]+) *, *([^\" ]+)\"$")).Where(m => m.Success)
             .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);

@@ -161,4 +161,48 @@ public class NetworkTests
         }
         Assert.True(flat.forward(input).allclose(reference.forward(input), rtol: 1e-5, atol: 1e-5));
     }
+
+    [Fact]
+    public void FlatAdamWStartsEveryParameterOn64BytesAndKeepsTheGapsZero()
+    {
+        // Odd sizes (1, 5, 15, 30, ...) so that packing without gaps would put most parameters off a 64-byte boundary.
+        random.manual_seed(6);
+        using var net = nn.Sequential(nn.Linear(3, 5), nn.LayerNorm(5), nn.Linear(5, 3));
+        var bias = nn.Parameter(zeros(1));
+        var parameters = net.parameters().Prepend(bias).ToArray();
+        using var optimizer = new FlatAdamW(parameters, weightDecay: 0.1);
+        long start = AlignedStorage.Address(parameters[0]);
+        foreach (var p in parameters)
+        {
+            Assert.Equal(0, AlignedStorage.Address(p) % AlignedStorage.Bytes);
+            Assert.Equal((long)parameters[0].storage<float>().data_ptr(), (long)p.storage<float>().data_ptr()); // one buffer
+            Assert.Equal(0, AlignedStorage.Address(p.grad!) % AlignedStorage.Bytes);
+        }
+        // Where each parameter lies in the buffer, in floats from its start; everything else is gap.
+        var owned = new bool[optimizer.Gradient.numel()];
+        foreach (var p in parameters)
+            for (long k = 0, at = (AlignedStorage.Address(p) - start) / sizeof(float); k < p.numel(); k++) owned[at + k] = true;
+        Assert.Contains(false, owned);
+
+        var input = randn(8, 3);
+        var target = randn(8, 3);
+        for (int step = 0; step < 3; step++)
+        {
+            optimizer.ZeroGrad();
+            ((net.call(input) + bias) - target).pow(2).mean().backward();
+            var gradient = optimizer.Gradient.data<float>().ToArray();
+            Assert.All(Enumerable.Range(0, owned.Length).Where(k => !owned[k]), k => Assert.Equal(0f, gradient[k]));
+            // So the norm that clipping reads is the parameters' own.
+            using (no_grad())
+            {
+                double own = Math.Sqrt(parameters.Sum(p => p.grad!.pow(2).sum().item<float>()));
+                Assert.Equal(own, optimizer.Gradient.norm().item<float>(), 1e-5 * own);
+            }
+            optimizer.Step(0.05, optimizer.Gradient);
+            // The weights' gaps stay zero (a weight there would mean the update moved them: decay or moments).
+            var weights = parameters[0].storage<float>().ToArray().AsSpan((int)parameters[0].storage_offset(), owned.Length).ToArray();
+            Assert.All(Enumerable.Range(0, owned.Length).Where(k => !owned[k]), k => Assert.Equal(0f, weights[k]));
+        }
+        Assert.NotEqual(0f, bias.item<float>());
+    }
 }

@@ -76,12 +76,6 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
     private int[] Indices(string[] ids) =>
         ids.Select(id => fixture.Model.Catalog.TryGetIndex(id, out int i) ? i : -1).Where(i => i >= 0).ToArray();
 
-    private static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int k = 0; k < expected.Length; k++) Assert.True(Math.Abs(expected[k] - actual[k]) < 1e-5, $"score {k}: {expected[k]} vs {actual[k]}");
-    }
-
     [Fact]
     public void PredictionEngineMatchesTransformAndRecommend()
     {
@@ -94,12 +88,12 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         {
             var predicted = engine.Predict(histories[u]);
             var direct = fixture.Model.Recommend(Indices(histories[u].History), 20);
-            Assert.Equal(direct.Select(p => fixture.Model.Catalog.GetId(p.Item)), predicted.RecommendedItems);
             Assert.Equal(20, predicted.RecommendedItems.Length);
-            AssertClose(direct.Select(p => p.Score).ToArray(), predicted.RecommendationScores);
-            // Batched (padded to the batch's longest history) and one-at-a-time agree.
-            Assert.Equal(predicted.RecommendedItems, transformed[u].RecommendedItems);
-            AssertClose(predicted.RecommendationScores, transformed[u].RecommendationScores);
+            ScoreAgreement.AssertSameTopK(direct.Select(p => fixture.Model.Catalog.GetId(p.Item)).ToList(), direct.Select(p => p.Score).ToList(),
+                predicted.RecommendedItems, predicted.RecommendationScores, $"history {u}, engine: ");
+            // Batched (padded to the batch's longest history) and one-at-a-time agree, within the tolerance (other shapes).
+            ScoreAgreement.AssertSameTopK(predicted.RecommendedItems, predicted.RecommendationScores,
+                transformed[u].RecommendedItems, transformed[u].RecommendationScores, $"history {u}, batched: ");
         }
         // A later prediction is not served from the previous row's result.
         Assert.NotEqual(engine.Predict(histories[1]).RecommendationScores, engine.Predict(histories[2]).RecommendationScores);
@@ -144,10 +138,7 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
             var rows = Rows(transformer.Transform(histories));
             Assert.Equal(one.Select(r => r.User), rows.Select(r => r.User));
             for (int k = 0; k < one.Count; k++)
-            {
-                Assert.Equal(one[k].Items, rows[k].Items);
-                AssertClose(one[k].Scores, rows[k].Scores);
-            }
+                ScoreAgreement.AssertSameTopK(one[k].Items, one[k].Scores, rows[k].Items, rows[k].Scores, $"batch {batch}, row {k}: ");
         }
 
         // ArrayDataView (LoadFromEnumerable) can shuffle: rows come in another order, each with its own recommendations.
@@ -155,10 +146,7 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         Assert.NotEqual(one.Select(r => r.User), shuffled.Select(r => r.User));
         var byUser = one.ToDictionary(r => r.User);
         foreach (var row in shuffled)
-        {
-            Assert.Equal(byUser[row.User].Items, row.Items);
-            AssertClose(byUser[row.User].Scores, row.Scores);
-        }
+            ScoreAgreement.AssertSameTopK(byUser[row.User].Items, byUser[row.User].Scores, row.Items, row.Scores, $"{row.User}, shuffled: ");
     }
 
     [Fact]
@@ -169,15 +157,20 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         var view = transformer.Transform(_ml.Data.LoadFromEnumerable(list));
         using var cursor = view.GetRowCursor(view.Schema);
         var items = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(view.Schema["RecommendedItems"]);
+        var scores = cursor.GetGetter<VBuffer<float>>(view.Schema["RecommendationScores"]);
         VBuffer<ReadOnlyMemory<char>> i = default;
+        VBuffer<float> s = default;
         int row = 0, read = 0;
         while (cursor.MoveNext())
         {
             if (row % 7 == 5 || row == 39)
             {
                 items(ref i);
-                var expected = fixture.Model.Recommend(Indices(list[row].History), 20).Select(p => fixture.Model.Catalog.GetId(p.Item));
-                Assert.Equal(expected, i.DenseValues().Select(x => x.ToString()));
+                scores(ref s);
+                // One at a time against batches of 4: the same ranking within the tolerance.
+                var expected = fixture.Model.Recommend(Indices(list[row].History), 20);
+                ScoreAgreement.AssertSameTopK(expected.Select(p => fixture.Model.Catalog.GetId(p.Item)).ToList(), expected.Select(p => p.Score).ToList(),
+                    i.DenseValues().Select(x => x.ToString()).ToList(), s.DenseValues().ToList(), $"row {row}: ");
                 read++;
             }
             row++;
@@ -204,8 +197,9 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         foreach (var (row, id) in new[] { (0, "i4"), (1, "i2") })
         {
             var expected = recommended.Single(p => fixture.Model.Catalog.GetId(p.Item) == id).Score;
-            Assert.True(Math.Abs(expected - output[row].CandidateScore) < 1e-5);
-            Assert.Equal(fixture.Model.Score(Indices(["i1", "i2", "i3"]), Indices([id]))[0], output[row].CandidateScore, 5);
+            Assert.True(ScoreAgreement.Close(expected, output[row].CandidateScore), $"{id}: {expected} vs {output[row].CandidateScore}");
+            float scored = fixture.Model.Score(Indices(["i1", "i2", "i3"]), Indices([id]))[0];
+            Assert.True(ScoreAgreement.Close(scored, output[row].CandidateScore), $"{id}: {scored} vs {output[row].CandidateScore}");
         }
         Assert.True(float.IsNaN(output[2].CandidateScore));
         Assert.True(float.IsNaN(output[3].CandidateScore)); // empty history: nothing to score with
@@ -217,7 +211,7 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         using var excluding = fixture.Transformer.WithOptions(new SrtTransformer.Options { TopK = 20, CandidateColumnName = "Candidate", ExcludeHistory = true });
         var engine = _ml.Model.CreatePredictionEngine<CandidateInput, CandidateOutput>(excluding);
         var one = engine.Predict(rows[1]);
-        Assert.Equal(output[1].CandidateScore, one.CandidateScore, 5);
+        Assert.True(ScoreAgreement.Close(output[1].CandidateScore, one.CandidateScore), $"{output[1].CandidateScore} vs {one.CandidateScore}");
         Assert.DoesNotContain("i2", one.RecommendedItems);
         Assert.Equal(17, one.RecommendedItems.Length);
 
@@ -227,9 +221,9 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         Assert.Equal(new VectorDataViewType(NumberDataViewType.Single), manyView.Schema["CandidateScore"].Type);
         var scores = _ml.Data.CreateEnumerable<CandidatesOutput>(manyView, reuseRowObject: false).Single().CandidateScore;
         Assert.Equal(3, scores.Length);
-        Assert.Equal(output[1].CandidateScore, scores[0], 5);
+        Assert.True(ScoreAgreement.Close(output[1].CandidateScore, scores[0]), $"{output[1].CandidateScore} vs {scores[0]}");
         Assert.True(float.IsNaN(scores[1]));
-        Assert.Equal(output[0].CandidateScore, scores[2], 5);
+        Assert.True(ScoreAgreement.Close(output[0].CandidateScore, scores[2]), $"{output[0].CandidateScore} vs {scores[2]}");
         Assert.Equal(1, many.UnknownCandidates);
 
         var missing = Assert.Throws<SrtDataException>(() => many.Transform(_ml.Data.LoadFromEnumerable(new[] { new HistoryInput() })));
@@ -256,11 +250,19 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
                     for (int u = 0; u < histories.Count; u++)
                     {
                         int k = (u + t * 5) % histories.Count;
-                        var items = t % 2 == 0
-                            ? engine.Predict(histories[k]).RecommendedItems
-                            : fixture.Model.Recommend(Indices(histories[k].History), 20).Select(p => fixture.Model.Catalog.GetId(p.Item)).ToArray();
-                        if (!items.SequenceEqual(expected[k].Select(p => fixture.Model.Catalog.GetId(p.Item))))
-                            failures.Add($"thread {t}, history {k}");
+                        (string[] Items, float[] Scores) got = t % 2 == 0
+                            ? engine.Predict(histories[k]) is var p ? (p.RecommendedItems, p.RecommendationScores) : default
+                            : fixture.Model.Recommend(Indices(histories[k].History), 20) is var r ? (r.Select(x => fixture.Model.Catalog.GetId(x.Item)).ToArray(), r.Select(x => x.Score).ToArray()) : default;
+                        // Concurrent calls may split libtorch's work differently: the same ranking within the tolerance.
+                        try
+                        {
+                            ScoreAgreement.AssertSameTopK(expected[k].Select(x => fixture.Model.Catalog.GetId(x.Item)).ToList(), expected[k].Select(x => x.Score).ToList(),
+                                got.Items, got.Scores, $"thread {t}, history {k}: ");
+                        }
+                        catch (Xunit.Sdk.XunitException e)
+                        {
+                            failures.Add(e.Message);
+                        }
                     }
             }
             catch (Exception e)
@@ -300,7 +302,7 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
             var scores = row.RecommendedItems.Zip(row.RecommendationScores).ToDictionary(p => p.First, p => p.Second);
             // The same text scores the same, unless the history holds i7 itself: then i7 carries the learned repeat bias.
             float expected = scores["copy-of-i7"] + (input.History.Contains("i7") ? changed.Model.RepeatBias : 0);
-            Assert.True(Math.Abs(scores["i7"] - expected) < 1e-5, $"{scores["i7"]} vs {expected}");
+            Assert.True(ScoreAgreement.Close(scores["i7"], expected), $"{scores["i7"]} vs {expected}");
         }
 
         // Items kept score as before; a history naming the removed item is read without it (skipped and counted).
@@ -309,7 +311,7 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         Assert.Equal(skipped + 1, changed.SkippedHistoryItems);
         var before = old.Recommend(Indices(["i1", "i2"]), 20).ToDictionary(p => old.Catalog.GetId(p.Item), p => p.Score);
         foreach (var (id, score) in withRemoved.RecommendedItems.Zip(withRemoved.RecommendationScores).Where(p => before.ContainsKey(p.First)))
-            Assert.True(Math.Abs(before[id] - score) < 1e-5, $"{id}: {before[id]} vs {score}");
+            Assert.True(ScoreAgreement.Close(before[id], score), $"{id}: {before[id]} vs {score}");
 
         // The original keeps its own catalog.
         Assert.Contains("i3", fixture.Transformer.Model.Recommend([0], 20).Select(p => old.Catalog.GetId(p.Item)));
@@ -321,7 +323,7 @@ public class ScoringTests(TinyTransformerFixture fixture) : IClassFixture<TinyTr
         using var loaded = SrtModel.Load(stream, "cpu");
         Assert.Equal(catalog.Ids, loaded.Catalog.Ids);
         var history = changed.Model.Catalog.TryGetIndex("i1", out int i1) ? new[] { i1 } : [];
-        Assert.Equal(changed.Model.Recommend(history, 21), loaded.Recommend(history, 21));
+        Assert.Equal(changed.Model.Recommend(history, 21), loaded.Recommend(history, 21)); // in one process: bit for bit
     }
 
     [Fact]

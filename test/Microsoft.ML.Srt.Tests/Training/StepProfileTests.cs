@@ -42,7 +42,10 @@ public class StepProfileTests
 
         var plain = Run(false);
         var profiled = Run(true);
-        for (int s = 0; s < plain.Losses.Length; s++) Assert.Equal(plain.Losses[s], profiled.Losses[s], 5);
+        // Staged backward sums the same gradients in another order, so the runs drift apart by rounding alone: losses and
+        // weights agree within 1e-5 (relative for losses, absolute for weights), not bit for bit.
+        for (int s = 0; s < plain.Losses.Length; s++)
+            Assert.True(Math.Abs(plain.Losses[s] - profiled.Losses[s]) <= 1e-5 * Math.Abs(plain.Losses[s]), $"loss {s}: {plain.Losses[s]} vs {profiled.Losses[s]}");
         Assert.Equal(plain.Weights.Keys, profiled.Weights.Keys);
         foreach (var (name, values) in plain.Weights)
             for (int k = 0; k < values.Length; k++)

@@ -2,6 +2,7 @@ using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Data.Synthetic;
 using Microsoft.ML.Srt.Evaluation;
 using Microsoft.ML.Srt.Scoring;
+using Microsoft.ML.Srt.Tests.Scoring;
 using Microsoft.ML.Srt.Training;
 
 namespace Microsoft.ML.Srt.Tests.Training;
@@ -61,8 +62,10 @@ public class TrainingTests
         using var zeroed = model.WithCatalog(model.Catalog);
         Assert.Equal(0f, zeroed.RepeatBias);
         var without = zeroed.Score(history, scored);
-        Assert.Equal(without[0] + model.RepeatBias, withBias[0], 5);
-        Assert.Equal(without[1] + model.RepeatBias, withBias[1], 5);
+        // The bias is added in float32, so s + b matches within the score tolerance; an item outside the history is
+        // the same computation on the same bytes, so bit for bit.
+        Assert.True(ScoreAgreement.Close(without[0] + model.RepeatBias, withBias[0]), $"{without[0] + model.RepeatBias} vs {withBias[0]}");
+        Assert.True(ScoreAgreement.Close(without[1] + model.RepeatBias, withBias[1]), $"{without[1] + model.RepeatBias} vs {withBias[1]}");
         Assert.Equal(without[2], withBias[2]);
 
         var off = Small(epochs: 1);
@@ -148,8 +151,9 @@ public class TrainingTests
         var s = model.TrainingSummary!;
         var best = s.Epochs.Where(e => !double.IsNaN(e.ValidationNdcg10)).MaxBy(e => e.ValidationNdcg10)!;
         Assert.Equal(best.Epoch, s.BestEpoch);
-        // The kept weights are the best epoch's: re-validating gives its NDCG@10.
-        Assert.Equal(best.ValidationNdcg10, model.Evaluate(split.Validation, new SrtEvaluationOptions { Ks = [10] }).Ndcg[10], 6);
+        // The kept weights are the best epoch's: re-validating gives its NDCG@10. Training validates in other batches, so a
+        // score may differ in its last bits, never enough to move a rank: the same ranks give the same NDCG up to summation order.
+        Assert.Equal(best.ValidationNdcg10, model.Evaluate(split.Validation, new SrtEvaluationOptions { Ks = [10] }).Ndcg[10], 1e-9);
     }
 
     [Theory]
@@ -159,6 +163,6 @@ public class TrainingTests
     [InlineData(1.0, 0.0)]       // end
     public void OneCycleWarmsUpLinearlyThenDecaysByCosine(double progress, double expectedFraction)
     {
-        Assert.Equal(expectedFraction, SrtTrainingSession.OneCycle(1.0, 1.0 / 3, progress), 6);
+        Assert.Equal(expectedFraction, SrtTrainingSession.OneCycle(1.0, 1.0 / 3, progress), 1e-12);
     }
 }

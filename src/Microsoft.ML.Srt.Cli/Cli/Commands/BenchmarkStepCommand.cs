@@ -83,7 +83,7 @@ internal sealed class BenchmarkStepCommand(CliStreams streams) : Command<Benchma
             Device = settings.Device,
         };
         var m = TrainingStepBenchmark.Run(options, settings.Length, settings.Items, settings.Steps);
-        streams.Output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        streams.Output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["layers"] = m.Layers, ["heads"] = m.Heads, ["dimension"] = m.Dimension,
             ["negatives"] = options.Negatives == 0 ? "all" : options.Negatives,
@@ -91,7 +91,7 @@ internal sealed class BenchmarkStepCommand(CliStreams streams) : Command<Benchma
             ["parameters"] = m.Parameters,
             ["ms_per_step_median"] = Math.Round(m.MedianMilliseconds, 1), ["ms_per_step_mean"] = Math.Round(m.MeanMilliseconds, 1),
             ["ms_per_step_p90"] = Math.Round(m.P90Milliseconds, 1), ["sequences_per_second"] = Math.Round(m.SequencesPerSecond, 0),
-            ["cpu_steal_percent"] = m.CpuStealPercent is { } steal ? Math.Round(steal, 1) : "unknown",
+            ["cpu_steal_percent"] = m.CpuStealPercent is { } steal ? Math.Round(steal, 1) : null, // null: not measurable (see CpuStealPercent)
         }, new JsonSerializerOptions { WriteIndented = true }));
         if (m.Profile is not null) streams.Error.WriteLine(m.Profile); // SRT_PROFILE=1: where a step's time goes
         return 0;

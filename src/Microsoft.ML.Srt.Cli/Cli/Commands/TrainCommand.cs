@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Featurization;
 using Microsoft.ML.Srt.Scaling;
 using Microsoft.ML.Srt.Training;
 using Spectre.Console;
@@ -134,6 +135,10 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [DefaultValue("auto")]
         public string Device { get; set; } = "auto";
 
+        [CommandOption("--tokenizer <DIR>")]
+        [Description("Text tokenizer: a folder with vocab.json and merges.txt from 'srt tokenizer train' (default: GPT-2's). The model file stores it.")]
+        public string? Tokenizer { get; set; }
+
         [CommandOption("--model <OUT.zip>")]
         [Description("Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).")]
         public string? Model { get; set; }
@@ -155,7 +160,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         public string? DatasetName { get; set; }
 
         /// <summary>The trainer options these settings ask for.</summary>
-        public SrtTrainer.Options ToTrainerOptions() => new()
+        /// <param name="loadTokenizer">Load the <c>--tokenizer</c> folder (false: leave Options.Tokenizer null, for checks).</param>
+        public SrtTrainer.Options ToTrainerOptions(bool loadTokenizer = true) => new()
         {
             ItemRepresentation = Representation switch
             {
@@ -180,6 +186,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             MaxMinutes = MaxMinutes,
             Seed = Seed,
             Device = Device,
+            Tokenizer = Tokenizer is null || !loadTokenizer ? null : BpeTokenizerTrainer.Load(Tokenizer),
         };
 
         /// <inheritdoc/>
@@ -197,9 +204,12 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
                 return ValidationResult.Error("options '--run-name' and '--dataset-name' name a row of the runs table: give '--runs' too.");
             if (RunName is not null && RunName.Trim().Length == 0)
                 return ValidationResult.Error("option '--run-name' needs a non-empty id.");
+            if (Tokenizer is not null && new[] { BpeTokenizerTrainer.VocabularyFileName, BpeTokenizerTrainer.MergesFileName }
+                    .FirstOrDefault(f => !File.Exists(Path.Combine(Tokenizer, f))) is { } missing)
+                return ValidationResult.Error($"option '--tokenizer': the folder '{Tokenizer}' has no {missing} (write one with 'srt tokenizer train').");
             try
             {
-                _ = new SrtTrainer(ToTrainerOptions()); // the library's own checks, with its messages
+                _ = new SrtTrainer(ToTrainerOptions(loadTokenizer: false)); // the library's own checks, with its messages
             }
             catch (ArgumentException e)
             {

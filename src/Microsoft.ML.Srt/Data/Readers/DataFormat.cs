@@ -17,7 +17,7 @@ public enum DataFormat
 }
 
 /// <summary>Guesses the format of an interaction file from its extension and first line.</summary>
-public static class DataFormatDetector
+internal static class DataFormatDetector
 {
     /// <summary>
     /// Rules, in order: <c>.inter</c> or <c>.item</c> is RecBole; a first line with a typed RecBole column

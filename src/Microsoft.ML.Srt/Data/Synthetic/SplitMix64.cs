@@ -6,7 +6,7 @@ namespace Microsoft.ML.Srt.Data.Synthetic;
 /// using <see cref="System.Random"/>, so that the synthetic data stays byte-identical across .NET versions.
 /// </summary>
 /// <remarks>Only integer arithmetic: the same seed gives the same numbers on every platform.</remarks>
-public struct SplitMix64
+internal struct SplitMix64
 {
     private const ulong Golden = 0x9E3779B97F4A7C15UL;
     private ulong _state;
