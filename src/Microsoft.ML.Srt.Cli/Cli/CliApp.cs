@@ -14,7 +14,7 @@ namespace Microsoft.ML.Srt.Cli;
 /// </summary>
 internal static partial class CliApp
 {
-    private const string DataBranch = "data", BenchmarkBranch = "benchmark", TokenizerBranch = "tokenizer";
+    private const string DataBranch = "data", BenchmarkBranch = "benchmark", TokenizerBranch = "tokenizer", ScalingBranch = "scaling";
 
     /// <summary>
     /// Runs the tool in this process. Exit codes: 0 success; 1 bad data or a failed command (one line on
@@ -25,7 +25,7 @@ internal static partial class CliApp
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         // "srt data" alone is incomplete: Spectre shows the branch's help; here on the error stream, as a usage error.
-        bool incomplete = args.Count == 1 && args[0] is (DataBranch or BenchmarkBranch or TokenizerBranch);
+        bool incomplete = args.Count == 1 && args[0] is (DataBranch or BenchmarkBranch or TokenizerBranch or ScalingBranch);
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -105,9 +105,24 @@ internal static partial class CliApp
                 .WithDescription("Time training steps (forward, backward, clipping, AdamW) on full-length synthetic batches; print JSON.");
             benchmark.AddCommand<BenchmarkScoringCommand>("scoring")
                 .WithDescription("Time recommendations of a saved model: load time, single-user latency (p50/p99) and batched users/s; print JSON.");
+            benchmark.AddCommand<BenchmarkMatmulCommand>("matmul")
+                .WithDescription("Measure this machine's fp32 matrix-multiply peak with libtorch (GFLOP/s, several sizes); print JSON.");
             benchmark.AddCommand<BenchmarkBeautyCommand>("beauty")
                 .WithDescription("Train and evaluate every row of the paper's Amazon Beauty table (resumable), time the default recipe, rewrite docs/benchmarks.md.")
                 .WithExample("benchmark", "beauty", "--data-dir", "../shared/data/amazon-beauty");
+        });
+        config.AddBranch(ScalingBranch, scaling =>
+        {
+            scaling.SetDescription("The scaling study (docs/scaling.md): run a grid of model and data sizes, fit the scaling laws, plan a compute budget.");
+            scaling.AddCommand<ScalingRunCommand>("run")
+                .WithDescription("Train a resumable grid of model sizes × data sizes (seeded user samples) × negatives, appending to a runs table; print JSON.")
+                .WithExample("scaling", "run", "--interactions", "sequences.txt", "--items", "items.tsv", "--runs", "runs.csv");
+            scaling.AddCommand<ScalingFitCommand>("fit")
+                .WithDescription("Fit eq. 4 (metric against N and T, 95% intervals) and the FLOPs envelope's sigmoid to a runs table; print JSON, draw PNG figures.")
+                .WithExample("scaling", "fit", "--runs", "runs.csv", "--out", "fit.json", "--plots", "figures");
+            scaling.AddCommand<ScalingPlanCommand>("plan")
+                .WithDescription("The compute-optimal model and data size for a FLOPs or minutes budget under a fitted eq. 4, the nearest preset and the predicted metric; print JSON.")
+                .WithExample("scaling", "plan", "--fit", "fit.json", "--minutes", "60", "--train-json", "train.json");
         });
     }
 

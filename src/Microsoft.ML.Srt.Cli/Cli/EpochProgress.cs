@@ -11,12 +11,16 @@ namespace Microsoft.ML.Srt.Cli;
 /// </summary>
 internal static class EpochProgress
 {
-    /// <summary>Runs <paramref name="train"/> with <paramref name="options"/>' Progress wired to the display; epoch lines end up on <paramref name="lines"/> either way.</summary>
-    public static SrtModel Run(SrtTrainer.Options options, Func<SrtModel> train, TextWriter lines, bool interactive, IAnsiConsole? console = null)
+    /// <summary>
+    /// Runs <paramref name="train"/> with <paramref name="options"/>' Progress wired to the display; epoch lines end up on
+    /// <paramref name="lines"/> either way. <paramref name="also"/> (a runs-table recorder, for example) gets every report first.
+    /// </summary>
+    public static SrtModel Run(SrtTrainer.Options options, Func<SrtModel> train, TextWriter lines, bool interactive, IAnsiConsole? console = null,
+        IProgress<SrtEpochReport>? also = null)
     {
         if (!interactive)
         {
-            options.Progress = new SyncProgress(r => lines.WriteLine(Line(r)));
+            options.Progress = new SyncProgress(r => { also?.Report(r); lines.WriteLine(Line(r)); });
             return train();
         }
         SrtModel model = null!;
@@ -27,6 +31,7 @@ internal static class EpochProgress
                 var task = ctx.AddTask("epoch 0", maxValue: options.Epochs);
                 options.Progress = new SyncProgress(r =>
                 {
+                    also?.Report(r);
                     task.Increment(1);
                     task.Description = string.Create(CultureInfo.InvariantCulture,
                         $"epoch {r.Epoch}/{r.PlannedEpochs} loss {r.TrainLoss:F3} val NDCG@10 {r.ValidationNdcg10:F4}");
@@ -44,7 +49,7 @@ internal static class EpochProgress
         $"{r.TrainSeconds + r.ValidationSeconds,6:F1} s  {r.SequencesPerSecond,6:F0} seq/s{(r.IsBest ? "  *" : "")}");
 
     /// <summary>Reports on the training thread as they come (Progress&lt;T&gt; would post to a thread pool).</summary>
-    private sealed class SyncProgress(Action<SrtEpochReport> report) : IProgress<SrtEpochReport>
+    internal sealed class SyncProgress(Action<SrtEpochReport> report) : IProgress<SrtEpochReport>
     {
         public void Report(SrtEpochReport value) => report(value);
     }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Scaling;
 using Microsoft.ML.Srt.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -146,6 +147,18 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [Description("Also write the JSON metrics to this file.")]
         public string? MetricsJson { get; set; }
 
+        [CommandOption("--runs <RUNS.csv>")]
+        [Description("Append the run to this runs table (docs/scaling.md): one row per validation, and a final row with the test metrics.")]
+        public string? Runs { get; set; }
+
+        [CommandOption("--run-name <ID>")]
+        [Description("The run's id in the runs table (default: dataset, layers-heads-d, negatives, seed and the start time).")]
+        public string? RunName { get; set; }
+
+        [CommandOption("--dataset-name <NAME>")]
+        [Description("The dataset column of the runs table (default: the interaction file's folder name).")]
+        public string? DatasetName { get; set; }
+
         /// <summary>The trainer options these settings ask for.</summary>
         /// <param name="loadTokenizer">Load the <c>--tokenizer</c> folder (false: leave Options.Tokenizer null, for checks).</param>
         public SrtTrainer.Options ToTrainerOptions(bool loadTokenizer = true) => new()
@@ -187,6 +200,10 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             if (choice is not null) return choice;
             if (!Negatives.Equals("all", StringComparison.OrdinalIgnoreCase) && !int.TryParse(Negatives, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
                 return ValidationResult.Error($"option '--negatives' needs an integer or 'all'; got '{Negatives}'.");
+            if (Runs is null && (RunName is not null || DatasetName is not null))
+                return ValidationResult.Error("options '--run-name' and '--dataset-name' name a row of the runs table: give '--runs' too.");
+            if (RunName is not null && RunName.Trim().Length == 0)
+                return ValidationResult.Error("option '--run-name' needs a non-empty id.");
             if (Tokenizer is not null && new[] { BpeTokenizerTrainer.VocabularyFileName, BpeTokenizerTrainer.MergesFileName }
                     .FirstOrDefault(f => !File.Exists(Path.Combine(Tokenizer, f))) is { } missing)
                 return ValidationResult.Error($"option '--tokenizer': the folder '{Tokenizer}' has no {missing} (write one with 'srt tokenizer train').");
@@ -238,14 +255,27 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         if (split.Test.Count == 0)
             throw new InvalidOperationException("No user has 3 or more interactions, so the leave-one-out split has nothing to validate or test.");
 
+        SrtRunsRecorder? recorder = null;
+        if (settings.Runs is { } runsPath)
+        {
+            var datasetName = settings.DatasetName ?? DefaultDatasetName(loadOptions.InteractionsPath);
+            recorder = new SrtRunsRecorder(runsPath, settings.RunName?.Trim() ?? DefaultRunName(datasetName, options), datasetName, options, split.Train);
+        }
+        var flops = recorder?.Flops ?? SrtFlops.ForTraining(options, split.Train);
+
         var clock = Stopwatch.StartNew();
         bool interactive = streams.ErrorIsTerminal;
         using var model = EpochProgress.Run(options, () => trainer.Train(split.Train, split.Validation), progress, interactive,
-            interactive ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null);
+            interactive ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null, recorder);
         double trainSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var metrics = model.Evaluate(split.Test, _ks, maskHistory: false);
         double testSeconds = clock.Elapsed.TotalSeconds;
+        if (recorder is not null)
+        {
+            recorder.RecordTest(metrics);
+            progress.WriteLine($"Appended {recorder.RowsWritten} rows to the runs table {Path.GetFullPath(settings.Runs!)}.");
+        }
         var modelPath = settings.Model;
         if (modelPath is not null)
         {
@@ -278,6 +308,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             Number(json, "ms_per_step", summary.MillisecondsPerStep);
             json.WriteNumber("parameters", model.ParameterCount);
             json.WriteNumber("non_embedding_parameters", model.NonEmbeddingParameterCount);
+            WriteFlops(json, flops, summary);
             Number(json, "repeat_bias", model.RepeatBias);
             if (modelPath is not null) json.WriteString("model_path", Path.GetFullPath(modelPath));
             Number(json, "peak_rss_mb", Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0));
@@ -316,11 +347,62 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         return 0;
     }
 
-    private static void WriteOptions(Utf8JsonWriter json, SrtTrainer.Options o)
+    /// <summary>
+    /// The run's compute (docs/scaling.md, "Accounting"): an epoch cut short counts its share of steps. Achieved FLOP/s is the
+    /// training FLOPs over the seconds of training steps (validation excluded), what a matmul peak compares with.
+    /// </summary>
+    internal static void WriteFlops(Utf8JsonWriter json, SrtTrainingFlops flops, SrtTrainingSummary summary)
+    {
+        double Epochs(IEnumerable<SrtEpochReport> reports) =>
+            reports.Sum(e => flops.StepsPerEpoch == 0 ? 0 : Math.Min(1.0, (double)e.Steps / flops.StepsPerEpoch));
+        double atEnd = flops.RunFlops(Epochs(summary.Epochs));
+        double atBest = flops.RunFlops(Epochs(summary.Epochs.Where(e => e.Epoch <= summary.BestEpoch)));
+        double stepSeconds = summary.Epochs.Sum(e => e.TrainSeconds);
+        json.WriteStartObject("flops");
+        Scientific(json, "per_step", flops.FlopsPerStep);
+        Scientific(json, "per_epoch", flops.FlopsPerEpoch);
+        Scientific(json, "best_epoch", atBest);
+        Scientific(json, "end", atEnd);
+        Scientific(json, "catalog_encoding", flops.CatalogEncodingFlops);
+        Scientific(json, "scoring_per_user", flops.ScoringFlopsPerUser);
+        json.WriteNumber("steps_per_epoch", flops.StepsPerEpoch);
+        json.WriteNumber("positions_per_epoch", flops.PositionsPerEpoch);
+        Number(json, "step_seconds", stepSeconds);
+        json.WriteEndObject();
+        Number(json, "achieved_gflops_per_second", stepSeconds > 0 ? atEnd / stepSeconds / 1e9 : double.NaN);
+    }
+
+    /// <summary>A large count with 4 significant digits (FLOPs exceed what Math.Round to 6 decimals is for).</summary>
+    private static void Scientific(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value)) json.WriteNumber(name, double.Parse(value.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture));
+        else json.WriteNull(name);
+    }
+
+    /// <summary>The dataset's default name: the interaction file's folder name (amazon-beauty for ../shared/data/amazon-beauty/sequences.txt).</summary>
+    internal static string DefaultDatasetName(string interactionsPath)
+    {
+        var folder = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(interactionsPath)));
+        return string.IsNullOrEmpty(folder) ? Path.GetFileNameWithoutExtension(interactionsPath) : folder;
+    }
+
+    private static string DefaultRunName(string dataset, SrtTrainer.Options o)
+    {
+        var (layers, heads, d) = Size(o);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{dataset}-{layers}-{heads}-{d}-x{(o.Negatives == 0 ? "all" : o.Negatives.ToString(CultureInfo.InvariantCulture))}-s{o.Seed ?? SrtTrainer.Options.DefaultSeed}-{DateTime.UtcNow:yyyyMMddTHHmmss}");
+    }
+
+    /// <summary>The model's (layers, heads, d): the options' own where set, the preset's otherwise.</summary>
+    internal static (int Layers, int Heads, int Dimension) Size(SrtTrainer.Options o)
     {
         var preset = SrtPresets.All[o.Preset];
-        int layers = o.Layers > 0 ? o.Layers : preset.Layers, heads = o.Heads > 0 ? o.Heads : preset.Heads;
-        int dimension = o.Dimension > 0 ? o.Dimension : preset.Dimension;
+        return (o.Layers > 0 ? o.Layers : preset.Layers, o.Heads > 0 ? o.Heads : preset.Heads, o.Dimension > 0 ? o.Dimension : preset.Dimension);
+    }
+
+    private static void WriteOptions(Utf8JsonWriter json, SrtTrainer.Options o)
+    {
+        var (layers, heads, dimension) = Size(o);
         json.WriteStartObject("options");
         json.WriteString("item_representation", o.ItemRepresentation.ToString());
         json.WriteString("preset", o.Preset);
