@@ -98,6 +98,9 @@ internal static partial class CliApp
         config.AddCommand<RecommendCommand>("recommend")
             .WithDescription("Recommend items for one history with a saved model (an SRT model file or an ML.NET model zip with an SrtTransformer).")
             .WithExample("recommend", "--model", "model.zip", "--history", "I1,I2,I3", "-k", "10");
+        config.AddCommand<ServeCommand>("serve")
+            .WithDescription("Serve recommendations of a saved model over HTTP (JSON; micro-batched; docs/serving.md) until stopped.")
+            .WithExample("serve", "--model", "model.zip", "--urls", "http://127.0.0.1:5000");
         config.AddBranch(BenchmarkBranch, benchmark =>
         {
             benchmark.SetDescription("Time training and scoring, or reproduce the paper's Amazon Beauty table.");
