@@ -108,6 +108,9 @@ internal static partial class CliApp
                 .WithDescription("Time training steps (forward, backward, clipping, AdamW) on full-length synthetic batches; print JSON.");
             benchmark.AddCommand<BenchmarkScoringCommand>("scoring")
                 .WithDescription("Time recommendations of a saved model: load time, single-user latency (p50/p99) and batched users/s; print JSON.");
+            benchmark.AddCommand<BenchmarkServeCommand>("serve")
+                .WithDescription("Start srt serve on 127.0.0.1, drive it with a bounded load (fixed requests and time limit per concurrency level), print requests/s and p50/p99 as JSON.")
+                .WithExample("benchmark", "serve", "--model", "model.zip", "--concurrency", "1,8,64", "--requests", "2000");
             benchmark.AddCommand<BenchmarkMatmulCommand>("matmul")
                 .WithDescription("Measure this machine's fp32 matrix-multiply peak with libtorch (GFLOP/s, several sizes); print JSON.");
             benchmark.AddCommand<BenchmarkBeautyCommand>("beauty")

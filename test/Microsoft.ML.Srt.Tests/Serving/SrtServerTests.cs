@@ -248,4 +248,31 @@ public class SrtServerTests(ServerFixture fixture) : IClassFixture<ServerFixture
         Assert.False(back.GetProperty("fallback").GetBoolean());
         await app.StopAsync();
     }
+
+    [Fact]
+    public void BenchmarkServeReportsEachLevelAndStops()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Microsoft.ML.Srt.Cli.CliApp.Run(
+            ["benchmark", "serve", "--model", fixture.ModelPath, "--concurrency", "1,4", "--requests", "40", "--seconds", "20", "-k", "3", "--device", "cpu"], output, error);
+        Assert.True(code == 0, error.ToString());
+        var root = JsonDocument.Parse(output.ToString()).RootElement;
+        var levels = root.GetProperty("levels").EnumerateArray().ToArray();
+        Assert.Equal([1, 4], levels.Select(l => l.GetProperty("concurrency").GetInt32()));
+        foreach (var level in levels)
+        {
+            Assert.Equal(40, level.GetProperty("requests").GetInt32());
+            Assert.Equal(0, level.GetProperty("failed").GetInt32());
+            Assert.False(level.GetProperty("stopped_by_time_limit").GetBoolean());
+            Assert.True(level.GetProperty("requests_per_second").GetDouble() > 0);
+            Assert.True(level.GetProperty("p99_ms").GetDouble() >= level.GetProperty("p50_ms").GetDouble());
+        }
+        // Warm-up (20 per client) and timed requests all went through the micro-batcher.
+        Assert.Equal(20 + 40 + 80 + 40, root.GetProperty("server_batches").GetProperty("requests").GetInt64());
+
+        var usage = new StringWriter();
+        Assert.Equal(2, Microsoft.ML.Srt.Cli.CliApp.Run(["benchmark", "serve", "--model", fixture.ModelPath, "--concurrency", "1,x"], new StringWriter(), usage));
+        Assert.Contains("'--concurrency'", usage.ToString());
+    }
 }
