@@ -271,6 +271,19 @@ public class SrtServerTests(ServerFixture fixture) : IClassFixture<ServerFixture
         // Warm-up (20 per client) and timed requests all went through the micro-batcher.
         Assert.Equal(20 + 40 + 80 + 40, root.GetProperty("server_batches").GetProperty("requests").GetInt64());
 
+        // --disrupt: catalog swaps, reloads and bad requests during the level; no valid request fails, no bad one gets a 5xx.
+        output = new StringWriter();
+        code = Microsoft.ML.Srt.Cli.CliApp.Run(
+            ["benchmark", "serve", "--model", fixture.ModelPath, "--concurrency", "8", "--requests", "300", "--seconds", "20", "--disrupt", "--device", "cpu"], output, error);
+        Assert.True(code == 0, error.ToString());
+        root = JsonDocument.Parse(output.ToString()).RootElement;
+        Assert.Equal(0, root.GetProperty("levels")[0].GetProperty("failed").GetInt32());
+        var d = root.GetProperty("disruptions")[0];
+        Assert.True(d.GetProperty("catalog_swaps").GetInt64() >= 1);
+        Assert.Equal(0, d.GetProperty("swap_or_reload_failures").GetInt64());
+        Assert.True(d.GetProperty("bad_requests").GetInt64() >= 1);
+        Assert.Equal(d.GetProperty("bad_requests").GetInt64(), d.GetProperty("bad_answered_4xx").GetInt64());
+
         var usage = new StringWriter();
         Assert.Equal(2, Microsoft.ML.Srt.Cli.CliApp.Run(["benchmark", "serve", "--model", fixture.ModelPath, "--concurrency", "1,x"], new StringWriter(), usage));
         Assert.Contains("'--concurrency'", usage.ToString());

@@ -46,6 +46,10 @@ internal sealed class BenchmarkServeCommand(CliStreams streams) : AsyncCommand<B
         [DefaultValue(20)]
         public int HistoryLength { get; set; }
 
+        [CommandOption("--disrupt")]
+        [Description("During each timed level, also swap the catalog and reload the model in turn and send bad requests of 10 kinds; report how they were answered.")]
+        public bool Disrupt { get; set; }
+
         [CommandOption("--device <DEVICE>")]
         [Description("Torch device: auto, cpu, cuda or cuda:N.")]
         [DefaultValue("auto")]
@@ -85,11 +89,18 @@ internal sealed class BenchmarkServeCommand(CliStreams streams) : AsyncCommand<B
             var catalog = app.Services.GetService(typeof(Scoring.SrtRecommender)) is Scoring.SrtRecommender r ? r.Catalog : throw new InvalidOperationException("No recommender.");
             var histories = Histories(catalog, settings.HistoryLength, 4096);
             var results = new List<LoadGenerator.Level>();
+            var disruptions = new List<Dictionary<string, long>>();
             foreach (int level in levels)
             {
                 // Untimed warm-up: connections opened, code paths jitted.
                 await LoadGenerator.RunAsync(client, histories, settings.K, level, 20 * level, TimeSpan.FromSeconds(settings.Seconds)).ConfigureAwait(false);
+                var disruptor = settings.Disrupt ? new Disruptor(client, catalog) : null;
+                using var stop = new CancellationTokenSource();
+                var disrupting = disruptor?.RunAsync(stop.Token) ?? Task.CompletedTask;
                 var result = await LoadGenerator.RunAsync(client, histories, settings.K, level, settings.Requests, TimeSpan.FromSeconds(settings.Seconds)).ConfigureAwait(false);
+                await stop.CancelAsync().ConfigureAwait(false);
+                await disrupting.ConfigureAwait(false);
+                if (disruptor is not null) disruptions.Add(disruptor.Counts());
                 await streams.Error.WriteLineAsync($"concurrency {level}: {result.RequestsPerSecond} requests/s, p50 {result.P50Ms} ms, p99 {result.P99Ms} ms, {result.Failed} failed").ConfigureAwait(false);
                 results.Add(result);
             }
@@ -107,6 +118,7 @@ internal sealed class BenchmarkServeCommand(CliStreams streams) : AsyncCommand<B
                     ["stopped_by_time_limit"] = l.StoppedByTime, ["requests_per_second"] = l.RequestsPerSecond,
                     ["p50_ms"] = l.P50Ms, ["p99_ms"] = l.P99Ms, ["max_ms"] = l.MaxMs,
                 }).ToList(),
+                ["disruptions"] = disruptions,
                 ["server_batches"] = metrics.GetProperty("batches"),
             }, new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
         }
