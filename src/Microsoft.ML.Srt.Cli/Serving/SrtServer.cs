@@ -47,6 +47,7 @@ internal static class SrtServer
             k.AddServerHeader = false;
         });
         builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton(_ => recommender); // created by a factory, so the container disposes it
@@ -58,6 +59,7 @@ internal static class SrtServer
         _ = app.Services.GetRequiredService<SrtRecommender>();
         app.Use((context, next) => Guard(context, next, metrics));
         Map(app, options, recommender, batcher, metrics);
+        app.MapOpenApi(); // GET /openapi/v1.json
         return app;
     }
 
@@ -97,7 +99,7 @@ internal static class SrtServer
             using var document = await RequestParser.ReadObjectAsync(context).ConfigureAwait(false);
             var request = ParseRequest(document.RootElement, "", options);
             return Results.Ok(ToBody(await batcher.RecommendAsync(request).ConfigureAwait(false)));
-        });
+        }).Accepts<RecommendationBody>("application/json").Produces<RecommendationAnswer>().ProducesValidationProblem().ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge);
 
         app.MapPost("/recommendations/batch", async (HttpContext context) =>
         {
@@ -116,7 +118,7 @@ internal static class SrtServer
             }
             var results = recommender.RecommendBatch(requests);
             return Results.Ok(new { results = results.Select(ToBody) });
-        });
+        }).Accepts<BatchBody>("application/json").Produces<BatchAnswer>().ProducesValidationProblem().ProducesValidationProblem(StatusCodes.Status413PayloadTooLarge);
 
         app.MapGet("/items/{id}/similar", (HttpContext context, string id) =>
         {
@@ -125,7 +127,7 @@ internal static class SrtServer
             if (result.Skipped.Count > 0)
                 return Results.Problem(detail: $"Item '{id}' is not in the catalog.", statusCode: StatusCodes.Status404NotFound, title: "Unknown item.");
             return Results.Ok(new { id, items = result.Items.Select(ToItem) });
-        });
+        }).Produces<SimilarAnswer>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
 
         app.MapGet("/health", () => Results.Ok(new { status = "ok", catalogSize = recommender.Catalog.Count }));
 
@@ -152,7 +154,7 @@ internal static class SrtServer
                 return Results.Problem(detail: e.Message, statusCode: StatusCodes.Status409Conflict, title: "This model cannot take another catalog.");
             }
             return Results.Ok(new { catalogSize = recommender.Catalog.Count });
-        });
+        }).Accepts<CatalogBody>("application/json").ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
     }
 
     private static RecommendationRequest ParseRequest(JsonElement obj, string path, ServeOptions options)

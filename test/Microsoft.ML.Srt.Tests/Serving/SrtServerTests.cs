@@ -143,6 +143,19 @@ public class SrtServerTests(ServerFixture fixture) : IClassFixture<ServerFixture
         Assert.Equal(Catalog.Count, health.GetProperty("catalogSize").GetInt32());
     }
 
+    [Fact]
+    public async Task OpenApiDocumentDescribesTheEndpoints()
+    {
+        var doc = JsonDocument.Parse(await _client.GetStringAsync("/openapi/v1.json")).RootElement;
+        var paths = doc.GetProperty("paths");
+        foreach (var path in new[] { "/recommendations", "/recommendations/batch", "/items/{id}/similar", "/catalog", "/admin/reload", "/health", "/metrics" })
+            Assert.True(paths.TryGetProperty(path, out _), $"{path} missing from the OpenAPI document");
+        var post = paths.GetProperty("/recommendations").GetProperty("post");
+        Assert.True(post.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
+        Assert.True(post.GetProperty("responses").TryGetProperty("400", out _));
+        Assert.Contains("history", doc.GetProperty("components").GetProperty("schemas").GetProperty("RecommendationBody").GetProperty("properties").EnumerateObject().Select(p => p.Name));
+    }
+
     public static TheoryData<string, string, string, string, int> BadRequests() => new()
     {
         // method, path, body, field named, status
