@@ -40,6 +40,8 @@ internal sealed record SimilarAnswer(string Id, ItemAnswer[] Items);
 /// <param name="Tokens">Token-list field name to tokens.</param>
 internal sealed record CatalogItemBody(string Id, Dictionary<string, string>? Text, Dictionary<string, string[]>? Tokens);
 
-/// <summary>The body of <c>PUT /catalog</c>.</summary>
-/// <param name="Items">The whole new catalog.</param>
-internal sealed record CatalogBody(CatalogItemBody[] Items);
+/// <summary>The body of <c>PUT /catalog</c>: <c>items</c> alone, or <c>add</c> and/or <c>remove</c>.</summary>
+/// <param name="Items">The whole new catalog (replaces it).</param>
+/// <param name="Add">Items to add to the current catalog.</param>
+/// <param name="Remove">Ids to remove from it (before the additions).</param>
+internal sealed record CatalogBody(CatalogItemBody[]? Items, CatalogItemBody[]? Add, string[]? Remove);

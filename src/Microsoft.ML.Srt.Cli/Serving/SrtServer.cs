@@ -166,21 +166,62 @@ internal static class SrtServer
         return new RecommendationRequest(history, k, exclude.Length == 0 ? null : new RecommendOptions { Exclude = exclude });
     }
 
-    /// <summary>A catalog from <c>{"items": [{"id": "...", "text": {"title": "..."}, "tokens": {"field": ["..."]}}]}</c>, with the fields of <paramref name="current"/>.</summary>
+    /// <summary>
+    /// The catalog a <c>PUT /catalog</c> body asks for, with the fields of <paramref name="current"/>: <c>{"items": [...]}</c>
+    /// replaces the catalog; <c>{"add": [...], "remove": ["id", ...]}</c> changes it (removals first, so an item can be
+    /// replaced by removing and adding it in one request). An item: <c>{"id": "...", "text": {"title": "..."}, "tokens": {"field": ["..."]}}</c>.
+    /// </summary>
     private static ItemCatalog ParseCatalog(JsonElement root, ItemCatalog current)
     {
-        RequestParser.OnlyKnown(root, "", "items");
-        var items = RequestParser.Array(root, "items", int.MaxValue);
-        var builder = new ItemCatalog.Builder(current.TextFields, current.TokenFields, items.GetArrayLength());
+        RequestParser.OnlyKnown(root, "", "items", "add", "remove");
+        if (root.TryGetProperty("items", out _))
+        {
+            if (root.TryGetProperty("add", out _) || root.TryGetProperty("remove", out _))
+                throw new ClientInputException("items", "Give either 'items' (replace the catalog) or 'add' and 'remove' (change it), not both.");
+            var items = RequestParser.Array(root, "items", int.MaxValue);
+            var builder = new ItemCatalog.Builder(current.TextFields, current.TokenFields, items.GetArrayLength());
+            AddItems(builder, items, "items", current);
+            return builder.Build();
+        }
+        if (!root.TryGetProperty("add", out _) && !root.TryGetProperty("remove", out _))
+            throw new ClientInputException("items", "The body needs 'items' (replace the catalog) or 'add' and/or 'remove' (change it).");
+        var remove = RequestParser.Strings(root, "", "remove", int.MaxValue).ToHashSet(StringComparer.Ordinal);
+        int r = 0;
+        foreach (var id in RequestParser.Strings(root, "", "remove", int.MaxValue))
+        {
+            if (!current.TryGetIndex(id, out _)) throw new ClientInputException($"remove[{r}]", $"Item '{id}' is not in the catalog.");
+            r++;
+        }
+        var changed = new ItemCatalog.Builder(current.TextFields, current.TokenFields, current.Count);
+        for (int i = 0; i < current.Count; i++)
+        {
+            var id = current.GetId(i);
+            if (remove.Contains(id)) continue;
+            if (current.IsPlaceholder(i)) changed.AddPlaceholder(id);
+            else changed.Add(id,
+                Enumerable.Range(0, current.TextFields.Count).Select(f => current.GetText(i, f)).ToArray(),
+                Enumerable.Range(0, current.TokenFields.Count).Select(f => current.GetTokens(i, f).ToArray()).ToArray());
+        }
+        if (root.TryGetProperty("add", out var add) && add.ValueKind != JsonValueKind.Null)
+        {
+            if (add.ValueKind != JsonValueKind.Array) throw new ClientInputException("add", $"'add' must be an array of items; got {RequestParser.Kind(add.ValueKind)}.");
+            AddItems(changed, add, "add", current);
+        }
+        if (changed.Count == 0) throw new ClientInputException("remove", "The change would leave the catalog empty.");
+        return changed.Build();
+    }
+
+    private static void AddItems(ItemCatalog.Builder builder, JsonElement items, string name, ItemCatalog current)
+    {
         int i = 0;
         foreach (var item in items.EnumerateArray())
         {
-            var path = $"items[{i++}]";
+            var path = $"{name}[{i++}]";
             if (item.ValueKind != JsonValueKind.Object) throw new ClientInputException(path, $"Each item must be an object; {path} is {RequestParser.Kind(item.ValueKind)}.");
             RequestParser.OnlyKnown(item, path, "id", "text", "tokens");
             if (!item.TryGetProperty("id", out var idElement) || idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 } id)
                 throw new ClientInputException($"{path}.id", "Each item needs an 'id': a non-empty string.");
-            if (builder.Contains(id)) throw new ClientInputException($"{path}.id", $"Item id '{id}' is given twice.");
+            if (builder.Contains(id)) throw new ClientInputException($"{path}.id", $"Item id '{id}' is already in the catalog (remove it in the same request to replace it) or given twice.");
             var text = new string[current.TextFields.Count];
             System.Array.Fill(text, "");
             if (item.TryGetProperty("text", out var textElement) && textElement.ValueKind != JsonValueKind.Null)
@@ -208,7 +249,6 @@ internal static class SrtServer
             }
             builder.Add(id, text, tokens);
         }
-        return builder.Build();
     }
 
     private static int IndexOf(IReadOnlyList<string> names, string name)

@@ -183,6 +183,8 @@ public class SrtServerTests(ServerFixture fixture) : IClassFixture<ServerFixture
         { "PUT", "/catalog", "{\"items\": [{\"id\": \"\"}]}", "items[0].id", 400 },
         { "PUT", "/catalog", "{\"items\": [{\"id\": \"a\", \"text\": {\"nope\": \"x\"}}]}", "items[0].text.nope", 400 },
         { "PUT", "/catalog", "{\"items\": [{\"id\": \"a\"}, {\"id\": \"a\"}]}", "items[1].id", 400 },
+        { "PUT", "/catalog", "{\"remove\": [\"no-such-item\"]}", "remove[0]", 400 },
+        { "PUT", "/catalog", "{\"items\": [{\"id\": \"a\"}], \"add\": []}", "items", 400 },
     };
 
     [Theory]
@@ -253,6 +255,17 @@ public class SrtServerTests(ServerFixture fixture) : IClassFixture<ServerFixture
         var after = JsonDocument.Parse(await (await client.PostAsJsonAsync("/recommendations", new { history = new[] { "new-" + Id(3), Id(4) }, k = 3 })).Content.ReadAsStringAsync()).RootElement;
         Assert.All(Ids(after.GetProperty("items")), id => Assert.StartsWith("new-", id));
         Assert.Equal([Id(4)], after.GetProperty("skipped").EnumerateArray().Select(s => s.GetString()));
+
+        // add and remove: the removed item is unknown afterwards, the added one is recommended from its text.
+        var removed = "new-" + Id(3);
+        using (var change = await client.PutAsJsonAsync("/catalog", new { remove = new[] { removed }, add = new[] { new { id = "added", text = new Dictionary<string, string> { [field] = Catalog.GetText(3, 0) } } } }))
+            Assert.True(change.StatusCode == HttpStatusCode.OK, await change.Content.ReadAsStringAsync());
+        var changed = JsonDocument.Parse(await (await client.PostAsJsonAsync("/recommendations", new { history = new[] { removed, "added" }, k = 3 })).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal([removed], changed.GetProperty("skipped").EnumerateArray().Select(s => s.GetString()));
+        Assert.False(changed.GetProperty("fallback").GetBoolean());
+        var similar = JsonDocument.Parse(await client.GetStringAsync("/items/added/similar?k=2")).RootElement;
+        Assert.Equal(2, similar.GetProperty("items").GetArrayLength());
+        Assert.Equal(Catalog.Count, JsonDocument.Parse(await client.GetStringAsync("/health")).RootElement.GetProperty("catalogSize").GetInt32());
 
         using (var reload = await client.PostAsync("/admin/reload", null))
             Assert.True(reload.StatusCode == HttpStatusCode.OK, await reload.Content.ReadAsStringAsync());
