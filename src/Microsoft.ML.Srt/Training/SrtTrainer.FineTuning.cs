@@ -34,6 +34,19 @@ public sealed partial class SrtTrainer
         /// holding an <see cref="SrtTransformer"/> (<c>mlContext.Model.Save</c>). Set at most one of the two. Default null.
         /// </summary>
         public string? InitialModelPath;
+
+        /// <summary>
+        /// How the pre-trained network trains (needs <see cref="InitialModel"/> or <see cref="InitialModelPath"/> when not
+        /// <see cref="FineTuningSchedule.None"/>). Default <see cref="FineTuningSchedule.None"/>: every parameter from the first step.
+        /// </summary>
+        public FineTuningSchedule FineTuning = FineTuningSchedule.None;
+
+        /// <summary>Epochs per layer stage of <see cref="FineTuningSchedule.Progressive"/> (the final, everything stage gets
+        /// the epochs left of <see cref="Epochs"/>). Default 10 (the paper's).</summary>
+        public int StageEpochs = 10;
+
+        /// <summary>Peak learning rate of each layer stage of <see cref="FineTuningSchedule.Progressive"/>. Default 1e-4 (the paper's).</summary>
+        public double StageLearningRate = 1e-4;
     }
 
     /// <summary>True when the options name a model to start from.</summary>
@@ -173,4 +186,19 @@ public sealed partial class SrtTrainer
             return a.Vocabulary.Count == b.Vocabulary.Count && a.Vocabulary.All(kv => b.Vocabulary.TryGetValue(kv.Key, out int id) && id == kv.Value);
         return false;
     }
+}
+
+/// <summary>How a fit from <see cref="SrtTrainer.Options.InitialModel"/> trains the pre-trained network.</summary>
+public enum FineTuningSchedule
+{
+    /// <summary>Everything trains from the first step, as in a fit from scratch (default).</summary>
+    None,
+
+    /// <summary>
+    /// Progressive unfreezing (the paper's section 4.5): the top transformer layer alone (with the final norm and the repeat
+    /// bias) for <see cref="SrtTrainer.Options.StageEpochs"/> epochs, then the top two, and so on, each stage a one-cycle
+    /// schedule peaking at <see cref="SrtTrainer.Options.StageLearningRate"/>; then the token embeddings, item encoder and
+    /// position embeddings join for the epochs left, a one-cycle schedule peaking at <see cref="SrtTrainer.Options.LearningRate"/>.
+    /// </summary>
+    Progressive,
 }

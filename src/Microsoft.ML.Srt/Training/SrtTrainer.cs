@@ -180,6 +180,10 @@ public sealed partial class SrtTrainer
         Require(o.TokenizerVocabularySize >= 0, nameof(o.TokenizerVocabularySize), "must be 0 (infer) or positive");
         Require(o.InitialModel is null || o.InitialModelPath is null, nameof(o.InitialModelPath), "must be null when InitialModel is set (give the pre-trained model one way)");
         Require(o.InitialModelPath is null || !string.IsNullOrWhiteSpace(o.InitialModelPath), nameof(o.InitialModelPath), "must name a file (or be null)");
+        Require(o.FineTuning == FineTuningSchedule.None || o.InitialModel is not null || o.InitialModelPath is not null,
+            nameof(o.FineTuning), "needs a pre-trained model (InitialModel or InitialModelPath) to fine-tune");
+        Require(o.StageEpochs >= 1, nameof(o.StageEpochs), "must be at least 1");
+        Require(o.StageLearningRate > 0, nameof(o.StageLearningRate), "must be positive");
         ResolveSize(o);
         ValidateOutputOptions(o);
     }

@@ -122,6 +122,70 @@ public class FineTuningTests
         }
     }
 
+    /// <summary>The largest change of each parameter between two models, by name.</summary>
+    private static Dictionary<string, float> Changes(SrtModel x, SrtModel y)
+    {
+        using var _ = no_grad();
+        var other = y.Network.state_dict();
+        return x.Network.state_dict().ToDictionary(p => p.Key, p => (p.Value - other[p.Key]).abs().max().item<float>());
+    }
+
+    [Fact]
+    public void ProgressiveUnfreezingTrainsTheTopLayerFirstThenTheNextThenEverything()
+    {
+        var (_, b, pretrained) = Data.Value;
+        SrtModel FineTune(int epochs)
+        {
+            var o = Small(epochs);
+            o.InitialModel = pretrained;
+            o.FineTuning = FineTuningSchedule.Progressive;
+            o.StageEpochs = 1;
+            o.StageLearningRate = 1e-3;
+            return new SrtTrainer(o).Train(b.Train); // no validation: the last epoch's weights are kept
+        }
+        static bool Moved(Dictionary<string, float> changes, string prefix) => changes.Where(c => c.Key.StartsWith(prefix, StringComparison.Ordinal)).All(c => c.Value > 0);
+        static bool Still(Dictionary<string, float> changes, string prefix)
+        {
+            var matching = changes.Where(c => c.Key.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(matching);
+            return matching.All(c => c.Value == 0); // frozen weights are never written: the pre-trained bytes, copied
+        }
+
+        using (var first = FineTune(1))
+        {
+            var c = Changes(first, pretrained);
+            Assert.True(Moved(c, "sequences.blocks.1.") && Moved(c, "sequences.final_norm."), "stage 1: the top layer did not train");
+            Assert.True(Still(c, "sequences.blocks.0.") && Still(c, "sequences.positions.") && Still(c, "items."), "stage 1: a frozen parameter moved: " + string.Join(", ", c.Where(x => x.Value > 0).Select(x => $"{x.Key} {x.Value}")));
+        }
+        using (var second = FineTune(2))
+        {
+            var c = Changes(second, pretrained);
+            Assert.True(Moved(c, "sequences.blocks.0.") && Moved(c, "sequences.blocks.1."), "stage 2: the two top layers did not both train");
+            Assert.True(Still(c, "sequences.positions.") && Still(c, "items."), "stage 2: the item encoder or positions moved");
+        }
+        using var all = FineTune(3);
+        var changes = Changes(all, pretrained);
+        Assert.True(Moved(changes, "sequences.positions.") && Moved(changes, "items.text_tokens."), "stage 3: the embeddings did not train");
+        Assert.All(changes.Where(c => !c.Key.StartsWith("items.ids", StringComparison.Ordinal)), c => Assert.True(c.Value > 0, $"{c.Key} did not train"));
+    }
+
+    [Fact]
+    public void StagesSplitTheEpochsWithAOneCyclePerStage()
+    {
+        var o = new SrtTrainer.Options { Epochs = 25, FineTuning = FineTuningSchedule.Progressive, StageEpochs = 10, StageLearningRate = 1e-4, LearningRate = 5e-4 };
+        var stages = TrainingStages.Plan(o, layers: 2);
+        Assert.Equal([(1, 10, 1e-4, (int?)1), (11, 20, 1e-4, 2), (21, 25, 5e-4, null)], stages.Select(s => (s.FirstEpoch, s.LastEpoch, s.LearningRate, s.TopLayers)));
+        // Half-way through the run is half-way through stage 2's schedule only at its epoch 5.5 of 10.
+        Assert.Equal(0.5, stages[1].Progress(15.0 / 25, 25), 9);
+        Assert.Equal(0, stages[2].Progress(0.5, 25));
+        Assert.Single(TrainingStages.Plan(new SrtTrainer.Options { Epochs = 7 }, layers: 2));
+        var tooShort = TrainingStages.Plan(new SrtTrainer.Options { Epochs = 5, FineTuning = FineTuningSchedule.Progressive, StageEpochs = 10 }, layers: 2);
+        Assert.Equal((1, 5, (int?)1), (tooShort.Single().FirstEpoch, tooShort.Single().LastEpoch, tooShort.Single().TopLayers));
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new SrtTrainer(new SrtTrainer.Options { FineTuning = FineTuningSchedule.Progressive }));
+        Assert.Contains("FineTuning", e.Message);
+    }
+
     [Theory]
     [InlineData("Dimension")]
     [InlineData("Layers")]
