@@ -43,6 +43,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             [nameof(SrtTrainer.Options.WeightDecay)] = "--weight-decay", [nameof(SrtTrainer.Options.EarlyStoppingPatience)] = "--patience",
             [nameof(SrtTrainer.Options.Epochs)] = "--epochs", [nameof(SrtTrainer.Options.BatchSize)] = "--batch-size",
             [nameof(SrtTrainer.Options.MaxMinutes)] = "--max-minutes", [nameof(SrtTrainer.Options.Seed)] = "--seed",
+            [nameof(SrtTrainer.Options.InitialModelPath)] = "--init-from", [nameof(SrtTrainer.Options.FineTuning)] = "--fine-tune",
+            [nameof(SrtTrainer.Options.StageEpochs)] = "--stage-epochs", [nameof(SrtTrainer.Options.StageLearningRate)] = "--stage-learning-rate",
         };
 
         [CommandOption("--representation <KIND>")]
@@ -139,6 +141,25 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [Description("Text tokenizer: a folder with vocab.json and merges.txt from 'srt tokenizer train' (default: GPT-2's). The model file stores it.")]
         public string? Tokenizer { get; set; }
 
+        [CommandOption("--init-from <MODEL.zip>")]
+        [Description("Fine-tune: start from this pre-trained model (an SRT model file or an ML.NET zip); the catalog is read with its tokenizer and vocabularies, and its size must match the size options given.")]
+        public string? InitFrom { get; set; }
+
+        [CommandOption("--fine-tune <SCHEDULE>")]
+        [Description("How --init-from's model trains: none (everything from the first step) or progressive (the top layer first, one more each stage, then everything).")]
+        [DefaultValue("none")]
+        public string FineTune { get; set; } = "none";
+
+        [CommandOption("--stage-epochs <N>")]
+        [Description("Epochs per layer stage of --fine-tune progressive; the last stage (everything) gets the epochs left.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultStageEpochs))]
+        public int StageEpochs { get; set; }
+
+        [CommandOption("--stage-learning-rate <LR>")]
+        [Description("Peak learning rate of each layer stage of --fine-tune progressive (the last stage uses --learning-rate).")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultStageLearningRate))]
+        public double StageLearningRate { get; set; }
+
         [CommandOption("--model <OUT.zip>")]
         [Description("Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).")]
         public string? Model { get; set; }
@@ -187,6 +208,10 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             Seed = Seed,
             Device = Device,
             Tokenizer = Tokenizer is null || !loadTokenizer ? null : BpeTokenizerTrainer.Load(Tokenizer),
+            InitialModelPath = InitFrom,
+            FineTuning = FineTune == "progressive" ? FineTuningSchedule.Progressive : FineTuningSchedule.None,
+            StageEpochs = StageEpochs,
+            StageLearningRate = StageLearningRate,
         };
 
         /// <inheritdoc/>
@@ -196,7 +221,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             if (!data.Successful) return data;
             var choice = Choice("--representation", Representation, ["text", "id", "text-and-id"])
                 ?? Choice("--negative-sharing", NegativeSharing, ["batch", "per-sequence"])
-                ?? Choice("--repeat-bias", RepeatBias, ["on", "off"]);
+                ?? Choice("--repeat-bias", RepeatBias, ["on", "off"])
+                ?? Choice("--fine-tune", FineTune, ["none", "progressive"]);
             if (choice is not null) return choice;
             if (!Negatives.Equals("all", StringComparison.OrdinalIgnoreCase) && !int.TryParse(Negatives, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
                 return ValidationResult.Error($"option '--negatives' needs an integer or 'all'; got '{Negatives}'.");
@@ -207,6 +233,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             if (Tokenizer is not null && new[] { BpeTokenizerTrainer.VocabularyFileName, BpeTokenizerTrainer.MergesFileName }
                     .FirstOrDefault(f => !File.Exists(Path.Combine(Tokenizer, f))) is { } missing)
                 return ValidationResult.Error($"option '--tokenizer': the folder '{Tokenizer}' has no {missing} (write one with 'srt tokenizer train').");
+            if (InitFrom is not null && !File.Exists(InitFrom))
+                return ValidationResult.Error($"option '--init-from': the model file '{InitFrom}' does not exist.");
             try
             {
                 _ = new SrtTrainer(ToTrainerOptions(loadTokenizer: false)); // the library's own checks, with its messages
@@ -239,6 +267,10 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
     private static double DefaultWeightDecay => _defaults.WeightDecay;
 
     private static int DefaultBatchSize => _defaults.BatchSize;
+
+    private static int DefaultStageEpochs => _defaults.StageEpochs;
+
+    private static double DefaultStageLearningRate => _defaults.StageLearningRate;
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
