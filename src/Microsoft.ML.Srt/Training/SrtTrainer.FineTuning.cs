@@ -47,6 +47,22 @@ public sealed partial class SrtTrainer
 
         /// <summary>Peak learning rate of each layer stage of <see cref="FineTuningSchedule.Progressive"/>. Default 1e-4 (the paper's).</summary>
         public double StageLearningRate = 1e-4;
+
+        /// <summary>
+        /// Elastic Weight Consolidation strength λ: adds λ/2 Σ F (θ − θ*)² to the loss, where θ* are the pre-trained
+        /// weights and F a diagonal Fisher estimate (mean squared gradient over <see cref="EwcBatches"/> batches of
+        /// <see cref="EwcData"/>), so weights that mattered for the pre-training data move less. Covers the dense
+        /// parameters (transformer, norms, field adapter, position embeddings); the embedding tables are not penalised.
+        /// 0 (the default) turns it off; the paper uses 100. Needs <see cref="InitialModel"/> and <see cref="EwcData"/>.
+        /// </summary>
+        public double EwcLambda;
+
+        /// <summary>The pre-training data (sequences over its own catalog, which the pre-trained model's featurizer reads)
+        /// that the Fisher estimate of <see cref="EwcLambda"/> is computed on, before fine-tuning starts. Default null.</summary>
+        public InteractionSequences? EwcData;
+
+        /// <summary>Batches (of <see cref="BatchSize"/>) of <see cref="EwcData"/> the Fisher estimate averages. Default 100.</summary>
+        public int EwcBatches = 100;
     }
 
     /// <summary>True when the options name a model to start from.</summary>
@@ -138,6 +154,32 @@ public sealed partial class SrtTrainer
         _log($"SRT: fine-tuning from a pre-trained model: {network.ParameterCount():N0} parameters, {shape.Layers} layers, {shape.Heads} heads, " +
              $"d={shape.Dimension}, {featurizer.Fields.Count} item fields read with its tokenizer and vocabularies, device {device}");
         return network;
+    }
+
+    /// <summary>
+    /// θ* (the network's weights now, the pre-trained ones) and the diagonal Fisher estimate on <see cref="Options.EwcData"/>,
+    /// computed with the network bound to that data's catalog, then bound back to <paramref name="catalog"/>.
+    /// </summary>
+    private ElasticWeightConsolidation ComputeEwc(SrtNetwork network, ItemFeaturizer featurizer, ItemCatalog catalog, Device device)
+    {
+        var o = _options;
+        var data = o.EwcData!;
+        var missing = featurizer.Fields.Where(f => !data.Catalog.TextFields.Contains(f) && !data.Catalog.TokenFields.Contains(f)).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException($"SrtTrainer option {nameof(Options.EwcData)}: its catalog lacks the field(s) {string.Join(", ", missing.Select(f => $"'{f}'"))} that the pre-trained model reads.", nameof(Options.EwcData));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        network.Items.SetCatalog(featurizer.Featurize(data.Catalog), device);
+        try
+        {
+            var session = new SrtTrainingSession(network, data, o, device, _ => { }, Seed, IsCancellationRequested);
+            var ewc = session.DiagonalFisher(o.EwcBatches, o.EwcLambda);
+            _log($"SRT: EWC λ = {o.EwcLambda:G3}, Fisher estimate over {ewc.Batches} batches of the pre-training data in {watch.Elapsed.TotalSeconds:F1} s.");
+            return ewc;
+        }
+        finally
+        {
+            network.Items.SetCatalog(featurizer.Featurize(catalog), device);
+        }
     }
 
     private static string InitialOptionName(Options o) => o.InitialModel is not null ? nameof(Options.InitialModel) : nameof(Options.InitialModelPath);

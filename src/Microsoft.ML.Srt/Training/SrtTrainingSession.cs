@@ -94,7 +94,43 @@ internal sealed class SrtTrainingSession
         {
             _optimizer?.Dispose();
             _lazyOptimizer?.Dispose();
+            Ewc?.Dispose();
         }
+    }
+
+    /// <summary>The EWC penalty to add to every step's loss (fine-tuning with EwcLambda); disposed with the run.</summary>
+    internal ElasticWeightConsolidation? Ewc { get; set; }
+
+    /// <summary>
+    /// θ* (the weights now) and the mean squared gradient of each dense parameter over <paramref name="batches"/> batches of
+    /// this session's data (fewer when an epoch has fewer): the diagonal Fisher estimate of EWC.
+    /// </summary>
+    internal ElasticWeightConsolidation DiagonalFisher(int batches, double lambda)
+    {
+        var named = _network.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        var anchor = named.ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        var fisher = named.ToDictionary(p => p.name, p => zeros_like(p.parameter));
+        var batcher = new LengthBucketBatcher(_sequences.Select(s => s.Length - 1).ToArray(), _options.BatchSize);
+        _network.train();
+        int n = 0;
+        foreach (var batch in batcher.Epoch(_random).Take(batches))
+        {
+            using var scope = NewDisposeScope();
+            foreach (var (_, p) in named) p.grad?.zero_();
+            _objective.Loss(TrainingBatch.Of(_sequences, batch), null).Backward(null);
+            using (no_grad())
+                foreach (var (name, p) in named)
+                    if (p.grad is { } g) fisher[name].addcmul_(g, g, Scalars.One);
+            foreach (var table in _network.Items.Tables) table.ClearTouched();
+            n++;
+        }
+        using (no_grad())
+        {
+            using var count = ((double)Math.Max(n, 1)).ToScalar();
+            foreach (var f in fisher.Values) f.div_(count);
+        }
+        foreach (var (_, p) in named) p.grad = null;
+        return new ElasticWeightConsolidation(lambda, anchor, fisher, n);
     }
 
     private FlatAdamW? _optimizer;
@@ -116,6 +152,7 @@ internal sealed class SrtTrainingSession
         // Dense layers: AdamW. Embedding tables: the same update, applied only to the rows a step used.
         _optimizer = new FlatAdamW(_network.parameters().Where(p => p.requires_grad), o.WeightDecay);
         _lazyOptimizer = new LazyAdamW(_network.Items.Tables, o.WeightDecay);
+        Ewc?.Bind(_optimizer, _network.named_parameters().ToDictionary(p => p.parameter.Handle, p => p.name));
         _tablesFrozen = !stage.All;
         _schedule = new OneCycleSchedule(stage.LearningRate, o.WarmupFraction);
     }
@@ -215,6 +252,7 @@ internal sealed class SrtTrainingSession
         // Frozen tables: their gathered rows are dropped (the step below only forgets them), so they neither move nor count in the clip.
         if (_tablesFrozen) tableGradients.Clear();
         var denseGradient = optimizer.Gradient;
+        if (Ewc is not null) value += Ewc.AddGradient(optimizer.Weights, denseGradient);
         if (_options.GradientClipNorm > 0) ClipGradients(tableGradients.Select(g => g.Grad).Prepend(denseGradient), _options.GradientClipNorm);
         Profile?.Mark("clip");
         optimizer.Step(lr, denseGradient);

@@ -186,6 +186,33 @@ public class FineTuningTests
         Assert.Contains("FineTuning", e.Message);
     }
 
+    [Fact]
+    public void EwcKeepsTheDenseWeightsCloserToThePretrainedOnes()
+    {
+        var (a, b, pretrained) = Data.Value;
+        double Distance(double lambda)
+        {
+            var o = Small(epochs: 2);
+            o.InitialModel = pretrained;
+            o.EwcLambda = lambda;
+            o.EwcData = lambda > 0 ? a.Train : null;
+            o.EwcBatches = 20;
+            using var model = new SrtTrainer(o).Train(b.Train);
+            using var _ = no_grad();
+            var before = pretrained.Network.state_dict();
+            return model.Network.state_dict()
+                .Where(p => !p.Key.StartsWith("items.text_tokens", StringComparison.Ordinal) && !p.Key.StartsWith("items.token_field_", StringComparison.Ordinal))
+                .Sum(p => (p.Value - before[p.Key]).pow(2).sum().item<float>());
+        }
+        double free = Distance(0), held = Distance(1e6);
+        Assert.True(held < 0.5 * free, $"squared distance from the pre-trained dense weights: {held:G4} with EWC, {free:G4} without");
+
+        var missing = Small(epochs: 1);
+        missing.InitialModel = pretrained;
+        missing.EwcLambda = 100;
+        Assert.Contains("EwcData", Assert.Throws<ArgumentOutOfRangeException>(() => new SrtTrainer(missing)).Message);
+    }
+
     [Theory]
     [InlineData("Dimension")]
     [InlineData("Layers")]
