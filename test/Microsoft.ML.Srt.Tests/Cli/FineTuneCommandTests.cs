@@ -46,6 +46,15 @@ public class FineTuneCommandTests
             Assert.Equal(itemsTrained, changed.Any(name => name.StartsWith("sequences.positions.", StringComparison.Ordinal)));
         }
 
+        // The command line of issue 15: progressive unfreezing with EWC against the pre-training data.
+        var ewc = Run(["train", "--interactions", seq, "--items", itemFile, "--negatives", "5", "--init-from", pre, "--fine-tune", "progressive",
+            "--stage-epochs", "1", "--ewc", "100", "--ewc-interactions", seq, "--ewc-items", itemFile, "--ewc-batches", "2", .. TrainCommandTests.Tiny]);
+        Assert.True(ewc.Code == 0, ewc.Err);
+        Assert.Contains("EWC λ = 100, Fisher estimate over 2 batches", ewc.Err);
+        var ewcWithoutData = Run(["train", "--interactions", seq, "--items", itemFile, "--init-from", pre, "--ewc", "100", .. TrainCommandTests.Tiny]);
+        Assert.Equal(2, ewcWithoutData.Code);
+        Assert.Contains("'--ewc-interactions'", ewcWithoutData.Err);
+
         var wider = Run(["train", "--interactions", seq, "--items", itemFile, "--negatives", "5", "--init-from", pre, .. TrainCommandTests.Tiny, "--dimension", "32"]);
         Assert.NotEqual(0, wider.Code);
         Assert.Contains("Dimension", wider.Err);

@@ -45,6 +45,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             [nameof(SrtTrainer.Options.MaxMinutes)] = "--max-minutes", [nameof(SrtTrainer.Options.Seed)] = "--seed",
             [nameof(SrtTrainer.Options.InitialModelPath)] = "--init-from", [nameof(SrtTrainer.Options.FineTuning)] = "--fine-tune",
             [nameof(SrtTrainer.Options.StageEpochs)] = "--stage-epochs", [nameof(SrtTrainer.Options.StageLearningRate)] = "--stage-learning-rate",
+            [nameof(SrtTrainer.Options.EwcBatches)] = "--ewc-batches",
         };
 
         [CommandOption("--representation <KIND>")]
@@ -160,6 +161,24 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [DefaultFrom(typeof(TrainCommand), nameof(DefaultStageLearningRate))]
         public double StageLearningRate { get; set; }
 
+        [CommandOption("--ewc <LAMBDA>")]
+        [Description("Elastic Weight Consolidation strength against forgetting the pre-training (the paper: 100; 0: off). Needs --init-from and --ewc-interactions.")]
+        [DefaultValue(0.0)]
+        public double Ewc { get; set; }
+
+        [CommandOption("--ewc-interactions <PATH>")]
+        [Description("The pre-training interactions that --ewc's Fisher estimate is computed on (read with --format and --unknown-items, as --interactions).")]
+        public string? EwcInteractions { get; set; }
+
+        [CommandOption("--ewc-items <PATH>")]
+        [Description("The item file of --ewc-interactions (the fields the pre-trained model reads).")]
+        public string? EwcItems { get; set; }
+
+        [CommandOption("--ewc-batches <N>")]
+        [Description("Batches of --ewc-interactions the Fisher estimate averages.")]
+        [DefaultValue(100)]
+        public int EwcBatches { get; set; }
+
         [CommandOption("--model <OUT.zip>")]
         [Description("Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).")]
         public string? Model { get; set; }
@@ -212,7 +231,20 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             FineTuning = FineTune == "progressive" ? FineTuningSchedule.Progressive : FineTuningSchedule.None,
             StageEpochs = StageEpochs,
             StageLearningRate = StageLearningRate,
+            EwcLambda = Ewc,
+            EwcBatches = EwcBatches,
         };
+
+        /// <summary>Loader options for <c>--ewc-interactions</c> and <c>--ewc-items</c>; null without them.</summary>
+        public InteractionFileLoader.Options? ToEwcLoaderOptions()
+        {
+            if (EwcInteractions is null) return null;
+            var o = ToLoaderOptions();
+            o.InteractionsPath = EwcInteractions;
+            o.ItemsPath = EwcItems;
+            o.AttributesPath = null;
+            return o;
+        }
 
         /// <inheritdoc/>
         public override ValidationResult Validate()
@@ -235,9 +267,19 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
                 return ValidationResult.Error($"option '--tokenizer': the folder '{Tokenizer}' has no {missing} (write one with 'srt tokenizer train').");
             if (InitFrom is not null && !File.Exists(InitFrom))
                 return ValidationResult.Error($"option '--init-from': the model file '{InitFrom}' does not exist.");
+            if (!(Ewc >= 0) || double.IsInfinity(Ewc))
+                return ValidationResult.Error($"option '--ewc' must be a non-negative number; got {Ewc}.");
+            if (Ewc > 0 && InitFrom is null)
+                return ValidationResult.Error("option '--ewc' needs '--init-from' (the pre-trained model whose weights it keeps close).");
+            if (Ewc > 0 && EwcInteractions is null)
+                return ValidationResult.Error("option '--ewc' needs '--ewc-interactions' (the pre-training data its Fisher estimate is computed on).");
+            if (EwcInteractions is not null && Ewc == 0)
+                return ValidationResult.Error("option '--ewc-interactions' is read only with '--ewc' (give its strength, for example --ewc 100).");
             try
             {
-                _ = new SrtTrainer(ToTrainerOptions(loadTokenizer: false)); // the library's own checks, with its messages
+                var check = ToTrainerOptions(loadTokenizer: false);
+                check.EwcLambda = 0; // its data is loaded in Execute; the rules that need it are checked above
+                _ = new SrtTrainer(check); // the library's own checks, with its messages
             }
             catch (ArgumentException e)
             {
@@ -277,6 +319,11 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         var loadOptions = settings.ToLoaderOptions();
         var options = settings.ToTrainerOptions();
         var progress = streams.Error;
+        if (settings.ToEwcLoaderOptions() is { } ewcLoad)
+        {
+            options.EwcData = DataSettings.Load(ewcLoad);
+            progress.WriteLine($"EWC data: {options.EwcData.UserCount} users, {options.EwcData.Catalog.Count} items, {options.EwcData.InteractionCount} interactions.");
+        }
         var trainer = new SrtTrainer(options, line => { if (!line.StartsWith("epoch ", StringComparison.Ordinal)) progress.WriteLine(line); });
 
         var data = DataSettings.Load(loadOptions);
