@@ -59,6 +59,25 @@ internal sealed class FlatAdamW : IDisposable
         _v = AlignedStorage.Zeros(total, device);
     }
 
+    /// <summary>The flat weights the parameters are views of.</summary>
+    public Tensor Weights => _weights;
+
+    /// <summary>A new buffer laid out as <see cref="Weights"/>, holding <paramref name="valueOf"/> of each parameter (zeros where it gives null).</summary>
+    public Tensor Flat(Func<Parameter, Tensor?> valueOf)
+    {
+        using var _ = no_grad();
+        var flat = zeros_like(_weights);
+        long offset = 0;
+        foreach (var p in _parameters)
+        {
+            long n = p.numel();
+            if (valueOf(p) is { } value)
+                using (var slice = flat.narrow(0, offset, n)) slice.copy_(value.reshape(n));
+            offset += AlignedStorage.RoundUp(n);
+        }
+        return flat;
+    }
+
     /// <summary>Sets the parameters' gradients to zero, as an optimizer's zero_grad does.</summary>
     public void ZeroGrad() => _gradients.zero_();
 

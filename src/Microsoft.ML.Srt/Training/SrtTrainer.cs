@@ -62,11 +62,23 @@ public sealed partial class SrtTrainer
         random.manual_seed(Seed);
         _log($"SRT: seed {Seed}{(o.Seed is null ? (_host is null ? " (default)" : " (drawn from the MLContext)") : "")}.");
 
-        var network = CreateNetwork(catalog, device, out var featurizer);
+        SrtNetwork network;
+        ItemFeaturizer featurizer;
+        var initial = LoadInitialModel(device);
+        try
+        {
+            network = initial is { } start ? CreateNetworkFrom(start.Model, catalog, device, out featurizer) : CreateNetwork(catalog, device, out featurizer);
+        }
+        finally
+        {
+            if (initial is { Owned: true } loaded) loaded.Model.Dispose();
+        }
         var session = new SrtTrainingSession(network, train, o, device, _log, Seed, IsCancellationRequested);
+        if (initial is not null && o.EwcLambda > 0) session.Ewc = ComputeEwc(network, featurizer, train.Catalog, device);
         var summary = session.Run(validation);
-        // Rows no item uses were never trained: zero them (signal-free for new items, and small model files).
-        long zeroed = network.Items.ZeroRowsNoItemUses();
+        // Rows no item uses were never trained: zero them (signal-free for new items, and small model files). A fine-tuned
+        // model keeps them: they were trained on the pre-training catalogs, and new items may use them.
+        long zeroed = initial is null ? network.Items.ZeroRowsNoItemUses() : 0;
         if (zeroed > 0) _log($"Zeroed {zeroed:N0} token-table rows that no catalog item uses (never trained).");
         return new SrtModel(network, featurizer, catalog, o.CosineSimilarity, device, summary, train.ItemCounts());
     }
@@ -167,6 +179,16 @@ public sealed partial class SrtTrainer
         Require(o.TokenFieldHashBuckets >= 1, nameof(o.TokenFieldHashBuckets), "must be at least 1");
         Require(o.TokenFieldTableSize > o.TokenFieldHashBuckets, nameof(o.TokenFieldTableSize), "must exceed TokenFieldHashBuckets");
         Require(o.TokenizerVocabularySize >= 0, nameof(o.TokenizerVocabularySize), "must be 0 (infer) or positive");
+        Require(o.InitialModel is null || o.InitialModelPath is null, nameof(o.InitialModelPath), "must be null when InitialModel is set (give the pre-trained model one way)");
+        Require(o.InitialModelPath is null || !string.IsNullOrWhiteSpace(o.InitialModelPath), nameof(o.InitialModelPath), "must name a file (or be null)");
+        Require(o.FineTuning == FineTuningSchedule.None || o.InitialModel is not null || o.InitialModelPath is not null,
+            nameof(o.FineTuning), "needs a pre-trained model (InitialModel or InitialModelPath) to fine-tune");
+        Require(o.EwcLambda >= 0 && double.IsFinite(o.EwcLambda), nameof(o.EwcLambda), "must be non-negative (0 turns EWC off)");
+        Require(o.EwcLambda == 0 || o.InitialModel is not null || o.InitialModelPath is not null, nameof(o.EwcLambda), "needs a pre-trained model (InitialModel or InitialModelPath)");
+        Require(o.EwcLambda == 0 || o.EwcData is not null, nameof(o.EwcData), "must hold the pre-training data when EwcLambda is set (the Fisher estimate is computed on it)");
+        Require(o.EwcBatches >= 1, nameof(o.EwcBatches), "must be at least 1");
+        Require(o.StageEpochs >= 1, nameof(o.StageEpochs), "must be at least 1");
+        Require(o.StageLearningRate > 0, nameof(o.StageLearningRate), "must be positive");
         ResolveSize(o);
         ValidateOutputOptions(o);
     }

@@ -44,7 +44,8 @@ internal sealed class SrtTrainingSession
     private readonly Action<string> _log;
     private readonly int[][] _sequences; // training windows: last MaxLength + 1 items of each user
     private readonly ITrainingObjective _objective;
-    private readonly ILearningRateSchedule _schedule;
+    private ILearningRateSchedule _schedule;
+    private bool _tablesFrozen;
     private readonly Random _random;
     private readonly int _seed;
     private readonly Func<bool> _cancelled;
@@ -84,10 +85,82 @@ internal sealed class SrtTrainingSession
     {
         var o = _options;
         var batcher = new LengthBucketBatcher(_sequences.Select(s => s.Length - 1).ToArray(), o.BatchSize);
-        _network.RepeatBias.requires_grad_(o.LearnRepeatBias);
+        var stages = TrainingStages.Plan(o, _network.Shape.Layers);
+        try
+        {
+            return Run(validation, batcher, stages);
+        }
+        finally
+        {
+            _optimizer?.Dispose();
+            _lazyOptimizer?.Dispose();
+            Ewc?.Dispose();
+        }
+    }
+
+    /// <summary>The EWC penalty to add to every step's loss (fine-tuning with EwcLambda); disposed with the run.</summary>
+    internal ElasticWeightConsolidation? Ewc { get; set; }
+
+    /// <summary>
+    /// θ* (the weights now) and the mean squared gradient of each dense parameter over <paramref name="batches"/> batches of
+    /// this session's data (fewer when an epoch has fewer): the diagonal Fisher estimate of EWC.
+    /// </summary>
+    internal ElasticWeightConsolidation DiagonalFisher(int batches, double lambda)
+    {
+        var named = _network.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        var anchor = named.ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        var fisher = named.ToDictionary(p => p.name, p => zeros_like(p.parameter));
+        var batcher = new LengthBucketBatcher(_sequences.Select(s => s.Length - 1).ToArray(), _options.BatchSize);
+        _network.train();
+        int n = 0;
+        foreach (var batch in batcher.Epoch(_random).Take(batches))
+        {
+            using var scope = NewDisposeScope();
+            foreach (var (_, p) in named) p.grad?.zero_();
+            _objective.Loss(TrainingBatch.Of(_sequences, batch), null).Backward(null);
+            using (no_grad())
+                foreach (var (name, p) in named)
+                    if (p.grad is { } g) fisher[name].addcmul_(g, g, Scalars.One);
+            foreach (var table in _network.Items.Tables) table.ClearTouched();
+            n++;
+        }
+        using (no_grad())
+        {
+            using var count = ((double)Math.Max(n, 1)).ToScalar();
+            foreach (var f in fisher.Values) f.div_(count);
+        }
+        foreach (var (_, p) in named) p.grad = null;
+        return new ElasticWeightConsolidation(lambda, anchor, fisher, n);
+    }
+
+    private FlatAdamW? _optimizer;
+    private LazyAdamW? _lazyOptimizer;
+
+    /// <summary>Starts <paramref name="stage"/>: which parameters train, fresh optimizer moments and its own one-cycle schedule.</summary>
+    private void BeginStage(TrainingStage stage, bool staged)
+    {
+        var o = _options;
+        _optimizer?.Dispose();
+        _lazyOptimizer?.Dispose();
+        if (staged)
+        {
+            TrainingStages.Apply(_network, stage, o.LearnRepeatBias);
+            _log($"SRT: fine-tuning stage from epoch {stage.FirstEpoch} to {stage.LastEpoch}, peak learning rate {stage.LearningRate:G3}: " +
+                 (stage.All ? "everything trains" : $"the top {stage.TopLayers} of {_network.Shape.Layers} transformer layers train"));
+        }
+        else _network.RepeatBias.requires_grad_(o.LearnRepeatBias);
         // Dense layers: AdamW. Embedding tables: the same update, applied only to the rows a step used.
-        using var optimizer = new FlatAdamW(_network.parameters().Where(p => p.requires_grad), o.WeightDecay);
-        using var lazyOptimizer = new LazyAdamW(_network.Items.Tables, o.WeightDecay);
+        _optimizer = new FlatAdamW(_network.parameters().Where(p => p.requires_grad), o.WeightDecay);
+        _lazyOptimizer = new LazyAdamW(_network.Items.Tables, o.WeightDecay);
+        Ewc?.Bind(_optimizer, _network.named_parameters().ToDictionary(p => p.parameter.Handle, p => p.name));
+        _tablesFrozen = !stage.All;
+        _schedule = new OneCycleSchedule(stage.LearningRate, o.WarmupFraction);
+    }
+
+    private SrtTrainingSummary Run(EvaluationCases? validation, LengthBucketBatcher batcher, IReadOnlyList<TrainingStage> stages)
+    {
+        var o = _options;
+        TrainingStage? stage = null;
         var progress = new TrainingProgress((long)batcher.BatchesPerEpoch * o.Epochs, o.MaxMinutes);
         var validationCases = validation is null ? null : Subsample(validation, o.ValidationMaxUsers, new Random(_seed + 1));
         using var stopping = new EarlyStopping(_network, o.EarlyStoppingPatience, validationCases is not null);
@@ -96,7 +169,10 @@ internal sealed class SrtTrainingSession
 
         for (int epoch = 1; epoch <= o.Epochs && stop == "epochs"; epoch++)
         {
-            var trained = TrainEpoch(batcher.Epoch(_random), optimizer, lazyOptimizer, progress);
+            var current = stages.First(s => epoch <= s.LastEpoch);
+            bool staged = o.FineTuning != FineTuningSchedule.None;
+            if (!ReferenceEquals(current, stage)) BeginStage(stage = current, staged);
+            var trained = TrainEpoch(batcher.Epoch(_random), _optimizer!, _lazyOptimizer!, progress, staged ? stage : null);
             stop = trained.StopReason ?? stop;
             if (trained.Steps == 0) break;
             bool validate = validationCases is not null && (epoch % Math.Max(1, o.ValidationInterval) == 0 || stop != "epochs" || epoch == o.Epochs);
@@ -130,7 +206,8 @@ internal sealed class SrtTrainingSession
     private sealed record EpochTotals(double LossSum, int Steps, int Sequences, double LearningRate, double Seconds, string? StopReason);
 
     /// <summary>Steps through one epoch's batches until they run out, the run is cancelled or its time is up.</summary>
-    private EpochTotals TrainEpoch(IEnumerable<int[]> batches, FlatAdamW optimizer, LazyAdamW lazyOptimizer, TrainingProgress progress)
+    // stage: the fine-tuning stage the epoch belongs to, whose schedule runs over its own epochs; null: one schedule over the run.
+    private EpochTotals TrainEpoch(IEnumerable<int[]> batches, FlatAdamW optimizer, LazyAdamW lazyOptimizer, TrainingProgress progress, TrainingStage? stage)
     {
         var watch = Stopwatch.StartNew();
         _network.train();
@@ -142,7 +219,7 @@ internal sealed class SrtTrainingSession
             if (_cancelled()) { stop = "cancelled"; break; }
             double fraction = progress.Fraction();
             if (progress.OutOfTime(fraction)) { stop = "time_budget"; break; }
-            lr = _schedule.At(Math.Min(fraction, 1));
+            lr = _schedule.At(stage is null ? Math.Min(fraction, 1) : stage.Progress(fraction, _options.Epochs));
             var stepWatch = Stopwatch.StartNew();
             lossSum += Step(optimizer, lazyOptimizer, lr, batch);
             progress.Record(batch.Length, stepWatch.Elapsed.TotalSeconds);
@@ -172,7 +249,10 @@ internal sealed class SrtTrainingSession
         optimizer.ZeroGrad();
         loss.Backward(Profile);
         var tableGradients = lazyOptimizer.CollectGradients();
+        // Frozen tables: their gathered rows are dropped (the step below only forgets them), so they neither move nor count in the clip.
+        if (_tablesFrozen) tableGradients.Clear();
         var denseGradient = optimizer.Gradient;
+        if (Ewc is not null) value += Ewc.AddGradient(optimizer.Weights, denseGradient);
         if (_options.GradientClipNorm > 0) ClipGradients(tableGradients.Select(g => g.Grad).Prepend(denseGradient), _options.GradientClipNorm);
         Profile?.Mark("clip");
         optimizer.Step(lr, denseGradient);

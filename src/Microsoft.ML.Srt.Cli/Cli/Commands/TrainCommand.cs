@@ -43,6 +43,9 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             [nameof(SrtTrainer.Options.WeightDecay)] = "--weight-decay", [nameof(SrtTrainer.Options.EarlyStoppingPatience)] = "--patience",
             [nameof(SrtTrainer.Options.Epochs)] = "--epochs", [nameof(SrtTrainer.Options.BatchSize)] = "--batch-size",
             [nameof(SrtTrainer.Options.MaxMinutes)] = "--max-minutes", [nameof(SrtTrainer.Options.Seed)] = "--seed",
+            [nameof(SrtTrainer.Options.InitialModelPath)] = "--init-from", [nameof(SrtTrainer.Options.FineTuning)] = "--fine-tune",
+            [nameof(SrtTrainer.Options.StageEpochs)] = "--stage-epochs", [nameof(SrtTrainer.Options.StageLearningRate)] = "--stage-learning-rate",
+            [nameof(SrtTrainer.Options.EwcBatches)] = "--ewc-batches",
         };
 
         [CommandOption("--representation <KIND>")]
@@ -139,6 +142,43 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [Description("Text tokenizer: a folder with vocab.json and merges.txt from 'srt tokenizer train' (default: GPT-2's). The model file stores it.")]
         public string? Tokenizer { get; set; }
 
+        [CommandOption("--init-from <MODEL.zip>")]
+        [Description("Fine-tune: start from this pre-trained model (an SRT model file or an ML.NET zip); the catalog is read with its tokenizer and vocabularies, and its size must match the size options given.")]
+        public string? InitFrom { get; set; }
+
+        [CommandOption("--fine-tune <SCHEDULE>")]
+        [Description("How --init-from's model trains: none (everything from the first step) or progressive (the top layer first, one more each stage, then everything).")]
+        [DefaultValue("none")]
+        public string FineTune { get; set; } = "none";
+
+        [CommandOption("--stage-epochs <N>")]
+        [Description("Epochs per layer stage of --fine-tune progressive; the last stage (everything) gets the epochs left.")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultStageEpochs))]
+        public int StageEpochs { get; set; }
+
+        [CommandOption("--stage-learning-rate <LR>")]
+        [Description("Peak learning rate of each layer stage of --fine-tune progressive (the last stage uses --learning-rate).")]
+        [DefaultFrom(typeof(TrainCommand), nameof(DefaultStageLearningRate))]
+        public double StageLearningRate { get; set; }
+
+        [CommandOption("--ewc <LAMBDA>")]
+        [Description("Elastic Weight Consolidation strength against forgetting the pre-training (the paper: 100; 0: off). Needs --init-from and --ewc-interactions.")]
+        [DefaultValue(0.0)]
+        public double Ewc { get; set; }
+
+        [CommandOption("--ewc-interactions <PATH>")]
+        [Description("The pre-training interactions that --ewc's Fisher estimate is computed on (read with --format and --unknown-items, as --interactions).")]
+        public string? EwcInteractions { get; set; }
+
+        [CommandOption("--ewc-items <PATH>")]
+        [Description("The item file of --ewc-interactions (the fields the pre-trained model reads).")]
+        public string? EwcItems { get; set; }
+
+        [CommandOption("--ewc-batches <N>")]
+        [Description("Batches of --ewc-interactions the Fisher estimate averages.")]
+        [DefaultValue(100)]
+        public int EwcBatches { get; set; }
+
         [CommandOption("--model <OUT.zip>")]
         [Description("Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).")]
         public string? Model { get; set; }
@@ -187,7 +227,24 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             Seed = Seed,
             Device = Device,
             Tokenizer = Tokenizer is null || !loadTokenizer ? null : BpeTokenizerTrainer.Load(Tokenizer),
+            InitialModelPath = InitFrom,
+            FineTuning = FineTune == "progressive" ? FineTuningSchedule.Progressive : FineTuningSchedule.None,
+            StageEpochs = StageEpochs,
+            StageLearningRate = StageLearningRate,
+            EwcLambda = Ewc,
+            EwcBatches = EwcBatches,
         };
+
+        /// <summary>Loader options for <c>--ewc-interactions</c> and <c>--ewc-items</c>; null without them.</summary>
+        public InteractionFileLoader.Options? ToEwcLoaderOptions()
+        {
+            if (EwcInteractions is null) return null;
+            var o = ToLoaderOptions();
+            o.InteractionsPath = EwcInteractions;
+            o.ItemsPath = EwcItems;
+            o.AttributesPath = null;
+            return o;
+        }
 
         /// <inheritdoc/>
         public override ValidationResult Validate()
@@ -196,7 +253,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             if (!data.Successful) return data;
             var choice = Choice("--representation", Representation, ["text", "id", "text-and-id"])
                 ?? Choice("--negative-sharing", NegativeSharing, ["batch", "per-sequence"])
-                ?? Choice("--repeat-bias", RepeatBias, ["on", "off"]);
+                ?? Choice("--repeat-bias", RepeatBias, ["on", "off"])
+                ?? Choice("--fine-tune", FineTune, ["none", "progressive"]);
             if (choice is not null) return choice;
             if (!Negatives.Equals("all", StringComparison.OrdinalIgnoreCase) && !int.TryParse(Negatives, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
                 return ValidationResult.Error($"option '--negatives' needs an integer or 'all'; got '{Negatives}'.");
@@ -207,9 +265,21 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             if (Tokenizer is not null && new[] { BpeTokenizerTrainer.VocabularyFileName, BpeTokenizerTrainer.MergesFileName }
                     .FirstOrDefault(f => !File.Exists(Path.Combine(Tokenizer, f))) is { } missing)
                 return ValidationResult.Error($"option '--tokenizer': the folder '{Tokenizer}' has no {missing} (write one with 'srt tokenizer train').");
+            if (InitFrom is not null && !File.Exists(InitFrom))
+                return ValidationResult.Error($"option '--init-from': the model file '{InitFrom}' does not exist.");
+            if (!(Ewc >= 0) || double.IsInfinity(Ewc))
+                return ValidationResult.Error($"option '--ewc' must be a non-negative number; got {Ewc}.");
+            if (Ewc > 0 && InitFrom is null)
+                return ValidationResult.Error("option '--ewc' needs '--init-from' (the pre-trained model whose weights it keeps close).");
+            if (Ewc > 0 && EwcInteractions is null)
+                return ValidationResult.Error("option '--ewc' needs '--ewc-interactions' (the pre-training data its Fisher estimate is computed on).");
+            if (EwcInteractions is not null && Ewc == 0)
+                return ValidationResult.Error("option '--ewc-interactions' is read only with '--ewc' (give its strength, for example --ewc 100).");
             try
             {
-                _ = new SrtTrainer(ToTrainerOptions(loadTokenizer: false)); // the library's own checks, with its messages
+                var check = ToTrainerOptions(loadTokenizer: false);
+                check.EwcLambda = 0; // its data is loaded in Execute; the rules that need it are checked above
+                _ = new SrtTrainer(check); // the library's own checks, with its messages
             }
             catch (ArgumentException e)
             {
@@ -240,11 +310,20 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
 
     private static int DefaultBatchSize => _defaults.BatchSize;
 
+    private static int DefaultStageEpochs => _defaults.StageEpochs;
+
+    private static double DefaultStageLearningRate => _defaults.StageLearningRate;
+
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var loadOptions = settings.ToLoaderOptions();
         var options = settings.ToTrainerOptions();
         var progress = streams.Error;
+        if (settings.ToEwcLoaderOptions() is { } ewcLoad)
+        {
+            options.EwcData = DataSettings.Load(ewcLoad);
+            progress.WriteLine($"EWC data: {options.EwcData.UserCount} users, {options.EwcData.Catalog.Count} items, {options.EwcData.InteractionCount} interactions.");
+        }
         var trainer = new SrtTrainer(options, line => { if (!line.StartsWith("epoch ", StringComparison.Ordinal)) progress.WriteLine(line); });
 
         var data = DataSettings.Load(loadOptions);

@@ -1,0 +1,246 @@
+using System.IO.Compression;
+using Microsoft.ML.Srt.Data;
+using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Model;
+using Microsoft.ML.Srt.Persistence;
+using Microsoft.ML.Srt.Scoring;
+using Microsoft.ML.Tokenizers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Srt.Training;
+
+// Fine-tuning: a fit that starts from a pre-trained model's weights and featurizer instead of random ones.
+public sealed partial class SrtTrainer
+{
+    public sealed partial class Options
+    {
+        // ---- Fine-tuning ----
+
+        /// <summary>
+        /// A pre-trained model to start from (fine-tuning): training begins from its weights, and the catalog is featurized
+        /// with its tokenizer, field caps and token-field vocabularies, so the network keeps its shape. The model's size
+        /// (layers, heads, width, feed-forward multiplier, history length) and item representation must match the options
+        /// where they name one (<see cref="Layers"/>, <see cref="Heads"/>, <see cref="Dimension"/> or a non-default
+        /// <see cref="Preset"/>; <see cref="MaxLength"/>, <see cref="FeedForwardMultiplier"/>, <see cref="ItemRepresentation"/>,
+        /// <see cref="Tokenizer"/>, <see cref="TokenizerVocabularySize"/> always), else training is refused with an error
+        /// naming the option. Only <see cref="ItemRepresentation.Text"/> models can be fine-tuned on another catalog (an id
+        /// table belongs to its own catalog). The model is read, never changed. Default null: random initial weights.
+        /// </summary>
+        public SrtModel? InitialModel;
+
+        /// <summary>
+        /// <see cref="InitialModel"/> as a file: an SRT model file (<see cref="SrtModel.Save(string)"/>) or an ML.NET zip
+        /// holding an <see cref="SrtTransformer"/> (<c>mlContext.Model.Save</c>). Set at most one of the two. Default null.
+        /// </summary>
+        public string? InitialModelPath;
+
+        /// <summary>
+        /// How the pre-trained network trains (needs <see cref="InitialModel"/> or <see cref="InitialModelPath"/> when not
+        /// <see cref="FineTuningSchedule.None"/>). Default <see cref="FineTuningSchedule.None"/>: every parameter from the first step.
+        /// </summary>
+        public FineTuningSchedule FineTuning = FineTuningSchedule.None;
+
+        /// <summary>Epochs per layer stage of <see cref="FineTuningSchedule.Progressive"/> (the final, everything stage gets
+        /// the epochs left of <see cref="Epochs"/>). Default 10 (the paper's).</summary>
+        public int StageEpochs = 10;
+
+        /// <summary>Peak learning rate of each layer stage of <see cref="FineTuningSchedule.Progressive"/>. Default 1e-4 (the paper's).</summary>
+        public double StageLearningRate = 1e-4;
+
+        /// <summary>
+        /// Elastic Weight Consolidation strength λ: adds λ/2 Σ F (θ − θ*)² to the loss, where θ* are the pre-trained
+        /// weights and F a diagonal Fisher estimate (mean squared gradient over <see cref="EwcBatches"/> batches of
+        /// <see cref="EwcData"/>), so weights that mattered for the pre-training data move less. Covers the dense
+        /// parameters (transformer, norms, field adapter, position embeddings); the embedding tables are not penalised.
+        /// 0 (the default) turns it off; the paper uses 100. Needs <see cref="InitialModel"/> and <see cref="EwcData"/>.
+        /// </summary>
+        public double EwcLambda;
+
+        /// <summary>The pre-training data (sequences over its own catalog, which the pre-trained model's featurizer reads)
+        /// that the Fisher estimate of <see cref="EwcLambda"/> is computed on, before fine-tuning starts. Default null.</summary>
+        public InteractionSequences? EwcData;
+
+        /// <summary>Batches (of <see cref="BatchSize"/>) of <see cref="EwcData"/> the Fisher estimate averages. Default 100.</summary>
+        public int EwcBatches = 100;
+    }
+
+    /// <summary>True when the options name a model to start from.</summary>
+    internal bool FineTunes => _options.InitialModel is not null || _options.InitialModelPath is not null;
+
+    /// <summary>
+    /// The model to start from, and whether this trainer loaded it (and so must dispose it); null without one.
+    /// </summary>
+    internal (SrtModel Model, bool Owned)? LoadInitialModel(Device device)
+    {
+        var o = _options;
+        if (o.InitialModel is { } given) return (given, false);
+        if (o.InitialModelPath is not { } path) return null;
+        return (LoadModelOrMlNetZip(path, device, nameof(Options.InitialModelPath)), true);
+    }
+
+    /// <summary>
+    /// Reads an SRT model file, or the SRT model inside an ML.NET zip that holds an <see cref="SrtTransformer"/> (its
+    /// <c>SrtModel.zip</c> entry); errors name <paramref name="option"/> and the file.
+    /// </summary>
+    internal static SrtModel LoadModelOrMlNetZip(string path, Device device, string option)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"SrtTrainer option {option}: the model file '{path}' does not exist.", path);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            ZipArchiveEntry? inner = null;
+            try
+            {
+                using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+                if (zip.GetEntry(SrtModelFile.ManifestEntry) is null)
+                {
+                    inner = zip.Entries.FirstOrDefault(e => e.Name == SrtTransformerPersistence.ModelEntry);
+                    if (inner is not null)
+                    {
+                        using var copy = new MemoryStream();
+                        using (var s = inner.Open()) s.CopyTo(copy);
+                        copy.Position = 0;
+                        return SrtModelFile.Load(copy, $"'{path}' (its entry {inner.FullName})", device.ToString());
+                    }
+                }
+            }
+            catch (InvalidDataException) when (inner is null)
+            {
+                // Not a zip at all: SrtModelFile.Load below says so in its own words.
+            }
+            stream.Position = 0;
+            return SrtModelFile.Load(stream, $"'{path}'", device.ToString());
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"SrtTrainer option {option}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// A network of <paramref name="initial"/>'s shape holding a copy of its weights (the options' dropout), bound to
+    /// <paramref name="catalog"/> through <paramref name="initial"/>'s featurizer.
+    /// </summary>
+    internal SrtNetwork CreateNetworkFrom(SrtModel initial, ItemCatalog catalog, Device device, out ItemFeaturizer featurizer)
+    {
+        var o = _options;
+        CheckCompatible(o, initial);
+        featurizer = initial.Featurizer;
+        var missing = featurizer.Fields.Where(f => !catalog.TextFields.Contains(f) && !catalog.TokenFields.Contains(f)).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException(
+                $"SrtTrainer option {InitialOptionName(o)}: the pre-trained model reads the item field(s) {string.Join(", ", missing.Select(f => $"'{f}'"))}, " +
+                $"which the training catalog lacks (it has: {string.Join(", ", catalog.TextFields.Concat(catalog.TokenFields))}).");
+        var shape = initial.Network.Shape with { Dropout = o.Dropout, IdTableSize = catalog.Count + 1 };
+        // Every tensor is overwritten from the pre-trained network, so the tables skip their random initialisation.
+        var network = new SrtNetwork(shape, initializeTables: false);
+        try
+        {
+            using (no_grad())
+            {
+                var source = initial.Network.state_dict();
+                foreach (var (name, target) in network.state_dict())
+                    target.copy_(source[name]);
+            }
+            network.to(device);
+            network.Items.SetCatalog(featurizer.Featurize(catalog), device);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        _log($"SRT: fine-tuning from a pre-trained model: {network.ParameterCount():N0} parameters, {shape.Layers} layers, {shape.Heads} heads, " +
+             $"d={shape.Dimension}, {featurizer.Fields.Count} item fields read with its tokenizer and vocabularies, device {device}");
+        return network;
+    }
+
+    /// <summary>
+    /// θ* (the network's weights now, the pre-trained ones) and the diagonal Fisher estimate on <see cref="Options.EwcData"/>,
+    /// computed with the network bound to that data's catalog, then bound back to <paramref name="catalog"/>.
+    /// </summary>
+    private ElasticWeightConsolidation ComputeEwc(SrtNetwork network, ItemFeaturizer featurizer, ItemCatalog catalog, Device device)
+    {
+        var o = _options;
+        var data = o.EwcData!;
+        var missing = featurizer.Fields.Where(f => !data.Catalog.TextFields.Contains(f) && !data.Catalog.TokenFields.Contains(f)).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException($"SrtTrainer option {nameof(Options.EwcData)}: its catalog lacks the field(s) {string.Join(", ", missing.Select(f => $"'{f}'"))} that the pre-trained model reads.", nameof(Options.EwcData));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        network.Items.SetCatalog(featurizer.Featurize(data.Catalog), device);
+        try
+        {
+            var session = new SrtTrainingSession(network, data, o, device, _ => { }, Seed, IsCancellationRequested);
+            var ewc = session.DiagonalFisher(o.EwcBatches, o.EwcLambda);
+            _log($"SRT: EWC λ = {o.EwcLambda:G3}, Fisher estimate over {ewc.Batches} batches of the pre-training data in {watch.Elapsed.TotalSeconds:F1} s.");
+            return ewc;
+        }
+        finally
+        {
+            network.Items.SetCatalog(featurizer.Featurize(catalog), device);
+        }
+    }
+
+    private static string InitialOptionName(Options o) => o.InitialModel is not null ? nameof(Options.InitialModel) : nameof(Options.InitialModelPath);
+
+    /// <summary>Refuses a pre-trained model whose shape, item representation or tokenizer differs from what the options name.</summary>
+    private static void CheckCompatible(Options o, SrtModel initial)
+    {
+        var s = initial.Network.Shape;
+        string source = InitialOptionName(o);
+        void Refuse(string option, string what) => throw new ArgumentException(
+            $"SrtTrainer option {option} does not fit the pre-trained model of {source}: {what}. Set {option} to the pre-trained model's value (or leave it unset where it may be 0) to fine-tune it.", option);
+
+        var representation = s.UsesIds ? (s.UsesText ? ItemRepresentation.TextAndId : ItemRepresentation.Id) : ItemRepresentation.Text;
+        if (representation != o.ItemRepresentation)
+            Refuse(nameof(Options.ItemRepresentation), $"it was trained with ItemRepresentation.{representation}, the options say {o.ItemRepresentation}");
+        if (s.UsesIds)
+            throw new ArgumentException(
+                $"SrtTrainer option {source}: the pre-trained model embeds item ids (ItemRepresentation.{representation}); its id table belongs to its own catalog, " +
+                $"so it cannot be fine-tuned on another. Pre-train with ItemRepresentation.{nameof(ItemRepresentation.Text)} (the default).", source);
+
+        bool presetNamed = SrtPresets.All.TryGetValue(o.Preset, out var preset) && !string.Equals(o.Preset, SrtPresets.Default, StringComparison.OrdinalIgnoreCase);
+        void Size(string option, int value, int? fromPreset, int actual)
+        {
+            int? expected = value > 0 ? value : presetNamed ? fromPreset : null;
+            if (expected is { } e && e != actual)
+                Refuse(value > 0 ? option : nameof(Options.Preset), $"{option} is {actual} there, the options say {e}");
+        }
+        Size(nameof(Options.Layers), o.Layers, preset.Layers, s.Layers);
+        Size(nameof(Options.Heads), o.Heads, preset.Heads, s.Heads);
+        Size(nameof(Options.Dimension), o.Dimension, preset.Dimension, s.Dimension);
+        if (o.MaxLength != s.MaxLength) Refuse(nameof(Options.MaxLength), $"it reads histories of {s.MaxLength} items, the options say {o.MaxLength}");
+        if (o.FeedForwardMultiplier != s.FeedForwardMultiplier)
+            Refuse(nameof(Options.FeedForwardMultiplier), $"its feed-forward multiplier is {s.FeedForwardMultiplier}, the options say {o.FeedForwardMultiplier}");
+        if (o.TokenizerVocabularySize > 0 && o.TokenizerVocabularySize + 1 != s.TextVocabularySize)
+            Refuse(nameof(Options.TokenizerVocabularySize), $"its text vocabulary has {s.TextVocabularySize - 1} tokens, the options say {o.TokenizerVocabularySize}");
+        if (o.Tokenizer is { } tokenizer && !SameTokenizer(tokenizer, initial.Featurizer))
+            Refuse(nameof(Options.Tokenizer), "it was trained with another tokenizer (its own is used when Tokenizer is null)");
+    }
+
+    /// <summary>True when <paramref name="tokenizer"/> is the featurizer's, or a BPE tokenizer with the same vocabulary.</summary>
+    private static bool SameTokenizer(Tokenizer tokenizer, ItemFeaturizer featurizer)
+    {
+        var theirs = featurizer.Tokenizer;
+        if (ReferenceEquals(tokenizer, theirs)) return true;
+        if (tokenizer is BpeTokenizer a && theirs is BpeTokenizer b)
+            return a.Vocabulary.Count == b.Vocabulary.Count && a.Vocabulary.All(kv => b.Vocabulary.TryGetValue(kv.Key, out int id) && id == kv.Value);
+        return false;
+    }
+}
+
+/// <summary>How a fit from <see cref="SrtTrainer.Options.InitialModel"/> trains the pre-trained network.</summary>
+public enum FineTuningSchedule
+{
+    /// <summary>Everything trains from the first step, as in a fit from scratch (default).</summary>
+    None,
+
+    /// <summary>
+    /// Progressive unfreezing (the paper's section 4.5): the top transformer layer alone (with the final norm and the repeat
+    /// bias) for <see cref="SrtTrainer.Options.StageEpochs"/> epochs, then the top two, and so on, each stage a one-cycle
+    /// schedule peaking at <see cref="SrtTrainer.Options.StageLearningRate"/>; then the token embeddings, item encoder and
+    /// position embeddings join for the epochs left, a one-cycle schedule peaking at <see cref="SrtTrainer.Options.LearningRate"/>.
+    /// </summary>
+    Progressive,
+}
