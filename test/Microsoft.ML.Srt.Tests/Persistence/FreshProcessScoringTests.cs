@@ -107,21 +107,7 @@ public class FreshProcessScoringTests(TinyModelFixture fixture, ITestOutputHelpe
     /// <summary>Runs this test assembly's <see cref="TestProgram"/> in a new process under the dotnet host.</summary>
     private static void RunFreshProcess(params string[] args)
     {
-        var dll = typeof(TestProgram).Assembly.Location;
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (string.IsNullOrEmpty(host) || !File.Exists(host))
-            host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(180_000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("the scoring process did not finish within 3 minutes.");
-        }
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {stdout.Result}{stderr.Result}");
+        var (code, stdout, stderr) = DotnetChildProcess.Run(typeof(TestProgram).Assembly.Location, args);
+        Assert.True(code == 0, $"exit code {code}: {stdout}{stderr}");
     }
 }

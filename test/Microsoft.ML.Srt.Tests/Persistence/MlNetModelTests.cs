@@ -259,21 +259,7 @@ public class MlNetModelTests(MlNetPipelineFixture fixture) : IClassFixture<MlNet
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "srt.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: the test project references the CLI project, which puts it there.");
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (string.IsNullOrEmpty(host) || !File.Exists(host))
-            host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(180_000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("srt recommend did not finish within 3 minutes.");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return DotnetChildProcess.Run(dll, args);
     }
 
     [Fact]
