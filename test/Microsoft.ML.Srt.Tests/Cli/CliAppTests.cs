@@ -7,13 +7,7 @@ namespace Microsoft.ML.Srt.Tests.Cli;
 /// <summary>The tool's surface on Spectre.Console.Cli: help, version, usage errors and their exit codes.</summary>
 public class CliAppTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApp.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void HelpListsEveryCommandOnStandardOutput()

@@ -8,13 +8,7 @@ namespace Microsoft.ML.Srt.Tests.Cli;
 /// <summary><c>srt train --init-from ... --fine-tune progressive</c>.</summary>
 public class FineTuneCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApp.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void TrainFineTunesFromASavedModelAndRefusesAMismatch()

@@ -9,13 +9,7 @@ namespace Microsoft.ML.Srt.Tests.Cli;
 /// <summary>srt train's FLOPs and runs table, srt benchmark matmul, and srt scaling run / fit / plan, on tiny data.</summary>
 public class ScalingCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApp.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 

@@ -10,13 +10,7 @@ namespace Microsoft.ML.Srt.Tests.Cli;
 
 public class TokenizerCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApp.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static string[] ItemLines(IEnumerable<string> titles) =>
         ["item_id\ttitle", .. titles.Select((title, i) => $"{i + 1}\t{title.Replace('\t', ' ').Replace('\n', ' ')}")];

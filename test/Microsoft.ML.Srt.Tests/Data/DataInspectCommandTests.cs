@@ -1,3 +1,4 @@
+using Microsoft.ML.Srt.Tests.Cli;
 using System.Text.Json;
 using Microsoft.ML.Srt.Cli;
 
@@ -5,13 +6,7 @@ namespace Microsoft.ML.Srt.Tests;
 
 public class DataInspectCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApp.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void PrintsOneJsonObjectWithCountsAndSplit()
