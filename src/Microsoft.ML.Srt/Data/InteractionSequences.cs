@@ -96,6 +96,77 @@ public sealed class InteractionSequences
         return new InteractionSequences(Catalog, users.ToArray(), offsets.ToArray(), items, Report);
     }
 
+    /// <summary>The separator between a source's name and an id in <see cref="Combine"/>'s ids (<c>games:42</c>).</summary>
+    public const char SourceSeparator = ':';
+
+    /// <summary>
+    /// Several data sets as one, for pre-training on several catalogs: every user and item id becomes
+    /// <c>name:id</c> (<see cref="SourceSeparator"/>), so ids that coincide across sources stay different users and items.
+    /// The catalog's text and token-list fields are the union of the sources' fields, in first-seen order; an item of a
+    /// source without a field has it empty. One featurizer (one tokenizer) then reads all the text. Users keep their
+    /// order, source by source; the reports' drops are counted per source (<c>name:reason</c>) and their notes prefixed.
+    /// </summary>
+    /// <param name="sources">The data sets with their names; names must be distinct, non-empty and without <see cref="SourceSeparator"/>.</param>
+    /// <exception cref="ArgumentException">No source, a bad or repeated name, or a field that is text in one source and a token list in another.</exception>
+    public static InteractionSequences Combine(IReadOnlyList<KeyValuePair<string, InteractionSequences>> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (sources.Count == 0) throw new ArgumentException("Combine needs at least one source.", nameof(sources));
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, data) in sources)
+        {
+            ArgumentNullException.ThrowIfNull(data, nameof(sources));
+            if (string.IsNullOrWhiteSpace(name) || name.Contains(SourceSeparator))
+                throw new ArgumentException($"Source name '{name}' must be non-empty and must not contain '{SourceSeparator}'.", nameof(sources));
+            if (!names.Add(name)) throw new ArgumentException($"Source name '{name}' is given twice; each source needs its own name.", nameof(sources));
+        }
+        var textFields = sources.SelectMany(s => s.Value.Catalog.TextFields).Distinct(StringComparer.Ordinal).ToArray();
+        var tokenFields = sources.SelectMany(s => s.Value.Catalog.TokenFields).Distinct(StringComparer.Ordinal).ToArray();
+        if (textFields.Intersect(tokenFields, StringComparer.Ordinal).FirstOrDefault() is { } clash)
+        {
+            var text = sources.First(s => s.Value.Catalog.TextFields.Contains(clash)).Key;
+            var tokens = sources.First(s => s.Value.Catalog.TokenFields.Contains(clash)).Key;
+            throw new ArgumentException($"Field '{clash}' is text in source '{text}' and a token list in source '{tokens}'; read it the same way in both (text or token fields).", nameof(sources));
+        }
+
+        var builder = new ItemCatalog.Builder(textFields, tokenFields, sources.Sum(s => s.Value.Catalog.Count));
+        var report = new LoadReport();
+        var userIds = new List<string>(sources.Sum(s => s.Value.UserCount));
+        var offsets = new long[sources.Sum(s => s.Value.UserCount) + 1];
+        var items = new int[sources.Sum(s => s.Value.InteractionCount)];
+        int user = 0;
+        long position = 0;
+        foreach (var (name, data) in sources)
+        {
+            var catalog = data.Catalog;
+            int first = builder.Count;
+            var textOf = textFields.Select(f => IndexOf(catalog.TextFields, f)).ToArray();
+            var tokensOf = tokenFields.Select(f => IndexOf(catalog.TokenFields, f)).ToArray();
+            for (int i = 0; i < catalog.Count; i++)
+            {
+                var text = textOf.Select(f => f < 0 ? string.Empty : catalog.GetText(i, f)).ToArray();
+                var tokens = tokensOf.Select(f => f < 0 ? Array.Empty<string>() : catalog.GetTokens(i, f).ToArray()).ToArray();
+                builder.AddCore($"{name}{SourceSeparator}{catalog.GetId(i)}", text, tokens, catalog.IsPlaceholder(i));
+            }
+            for (int u = 0; u < data.UserCount; u++)
+            {
+                userIds.Add($"{name}{SourceSeparator}{data.UserIds[u]}");
+                foreach (var i in data.GetSequence(u)) items[position++] = first + i;
+                offsets[++user] = position;
+            }
+            foreach (var (reason, count) in data.Report.Dropped) report.Drop($"{name}{SourceSeparator}{reason}", count);
+            foreach (var note in data.Report.Notes) report.Note($"{name}: {note}");
+        }
+        return new InteractionSequences(builder.Build(), userIds.ToArray(), offsets, items, report);
+    }
+
+    private static int IndexOf(IReadOnlyList<string> fields, string field)
+    {
+        for (int f = 0; f < fields.Count; f++)
+            if (string.Equals(fields[f], field, StringComparison.Ordinal)) return f;
+        return -1;
+    }
+
     /// <summary>The same users' sequences, re-indexed against another catalog (items missing there fail).</summary>
     public InteractionSequences WithCatalog(ItemCatalog catalog)
     {

@@ -169,7 +169,9 @@ internal sealed class SrtTrainingSession
 
         for (int epoch = 1; epoch <= o.Epochs && stop == "epochs"; epoch++)
         {
-            var current = stages.First(s => epoch <= s.LastEpoch);
+            // With a time budget the schedule follows wall time, and so do the stages: the stage that holds the run's progress.
+            int reached = Math.Min(o.Epochs, Math.Max(epoch, (int)Math.Floor(progress.Fraction() * o.Epochs) + 1));
+            var current = stages.First(s => reached <= s.LastEpoch);
             bool staged = o.FineTuning != FineTuningSchedule.None;
             if (!ReferenceEquals(current, stage)) BeginStage(stage = current, staged);
             var trained = TrainEpoch(batcher.Epoch(_random), _optimizer!, _lazyOptimizer!, progress, staged ? stage : null);

@@ -27,6 +27,11 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
         [Description("The SRT model file to evaluate (srt train --model); ranking is over its catalog, items are matched by id.")]
         public string? Model { get; set; }
 
+        [CommandOption("--catalog <auto|model|data>")]
+        [Description("Rank over the model's catalog (items matched by id), or over the data's own catalog read through the model's text featurizer (items the model never saw: zero-shot; text models only). auto: the model's when it holds every item of the data, else the data's.")]
+        [DefaultValue("auto")]
+        public string Catalog { get; set; } = "auto";
+
         [CommandOption("--baseline <NAME>")]
         [Description("Evaluate a baseline instead of a model: popularity (item counts of the training split).")]
         public string? Baseline { get; set; }
@@ -67,6 +72,9 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
             if ((Model is null) == (Baseline is null))
                 return ValidationResult.Error("give either --model M.zip (a saved SRT model) or --baseline popularity.");
             if (Baseline is not null && Choice("--baseline", Baseline, ["popularity"]) is { } baseline) return baseline;
+            if (Choice("--catalog", Catalog, ["auto", "model", "data"]) is { } catalog) return catalog;
+            if (Baseline is not null && Catalog != "auto")
+                return ValidationResult.Error("option '--catalog' chooses the catalog a model ranks over; a baseline ranks over the data's.");
             if (ParseKs(Ks) is null)
                 return ValidationResult.Error($"option '--ks' needs positive integers separated by commas; got '{Ks}'.");
             if (!TryParseProtocol(Protocol, new SrtEvaluationOptions()))
@@ -103,11 +111,13 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
         var options = settings.ToEvaluationOptions();
         var protocol = options.Protocol == RankingProtocol.SampledNegatives ? $"sampled:{options.SampledNegatives}" : "full";
 
-        using var model = modelPath is null ? null : LoadModel(modelPath, settings.Device);
+        using var loaded = modelPath is null ? null : LoadModel(modelPath, settings.Device);
         var data = DataSettings.Load(loadOptions);
         foreach (var note in data.Report.Notes) _progress.WriteLine(note);
         long droppedUnknown = 0;
-        var sequences = model is null ? data : OnModelCatalog(data, model.Catalog, loadOptions, out droppedUnknown);
+        using var rebound = loaded is not null && RanksDataCatalog(settings.Catalog, loaded, data) ? OnDataCatalog(loaded, data.Catalog) : null;
+        var model = rebound ?? loaded;
+        var sequences = model is null || rebound is not null ? data : OnModelCatalog(data, model.Catalog, loadOptions, out droppedUnknown);
         var split = UserSplits.LeaveOneOut(sequences);
         if (split.Test.Count == 0)
             throw new InvalidOperationException("No user has 3 or more interactions, so the leave-one-out split has no test case.");
@@ -139,7 +149,11 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
             json.WriteBoolean("history_masked", options.MaskHistory);
             json.WriteString("ties", "pessimistic");
             Number(json, "seconds", seconds);
-            if (model is not null) json.WriteString("model_path", Path.GetFullPath(modelPath!));
+            if (model is not null)
+            {
+                json.WriteString("model_path", Path.GetFullPath(modelPath!));
+                json.WriteString("catalog", rebound is not null ? "data" : "model");
+            }
             else json.WriteString("baseline", baseline);
             json.WriteString("interactions_path", loadOptions.InteractionsPath);
             json.WriteNumber("items", scorer.Catalog.Count);
@@ -162,6 +176,36 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
         catch (InvalidDataException e)
         {
             throw new IOException(e.Message, e); // the tool reports read errors as one line (exit code 1)
+        }
+    }
+
+    /// <summary>
+    /// Whether the model ranks over the data's own catalog: <c>--catalog data</c>, or <c>auto</c> when some item of the
+    /// data is not in the model's catalog and the data has item text for the model to read (a catalog the model has
+    /// not seen: zero-shot).
+    /// </summary>
+    private static bool RanksDataCatalog(string choice, SrtModel model, InteractionSequences data)
+    {
+        if (choice == "data") return true;
+        if (choice == "model") return false;
+        bool allKnown = true;
+        for (int i = 0; i < data.Catalog.Count && allKnown; i++) allKnown = model.Catalog.TryGetIndex(data.Catalog.GetId(i), out _);
+        return !allKnown && model.Featurizer.Fields.All(f => data.Catalog.TextFields.Contains(f) || data.Catalog.TokenFields.Contains(f));
+    }
+
+    /// <summary>The model bound to the data's catalog (item vectors computed from the data's item text, no training).</summary>
+    private SrtModel OnDataCatalog(SrtModel model, ItemCatalog catalog)
+    {
+        try
+        {
+            var bound = model.WithCatalog(catalog);
+            _progress.WriteLine($"Ranking over the data's own catalog of {catalog.Count} items, read through the model's text featurizer " +
+                                $"({string.Join(", ", model.Featurizer.Fields)}); the model was trained on a catalog of {model.Catalog.Count} items.");
+            return bound;
+        }
+        catch (Exception e) when (e is NotSupportedException or ArgumentException)
+        {
+            throw new InvalidOperationException($"--catalog data: {e.Message}", e);
         }
     }
 

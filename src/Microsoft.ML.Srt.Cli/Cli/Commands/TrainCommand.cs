@@ -48,6 +48,9 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             [nameof(SrtTrainer.Options.EwcBatches)] = "--ewc-batches",
         };
 
+        /// <inheritdoc/>
+        protected override bool ReadsSeveralSources => true;
+
         [CommandOption("--representation <KIND>")]
         [Description("How items become vectors: text (SRT), id (SASRec-style) or text-and-id.")]
         [DefaultFrom(typeof(TrainCommand), nameof(DefaultRepresentation))]
@@ -167,12 +170,12 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         public double Ewc { get; set; }
 
         [CommandOption("--ewc-interactions <PATH>")]
-        [Description("The pre-training interactions that --ewc's Fisher estimate is computed on (read with --format and --unknown-items, as --interactions).")]
-        public string? EwcInteractions { get; set; }
+        [Description("The pre-training interactions that --ewc's Fisher estimate is computed on (read with --format and --unknown-items, as --interactions); several times for a model pre-trained on several data sets.")]
+        public string[] EwcInteractions { get; set; } = [];
 
         [CommandOption("--ewc-items <PATH>")]
-        [Description("The item file of --ewc-interactions (the fields the pre-trained model reads).")]
-        public string? EwcItems { get; set; }
+        [Description("The item file of each --ewc-interactions, in the same order (the fields the pre-trained model reads).")]
+        public string[] EwcItems { get; set; } = [];
 
         [CommandOption("--ewc-batches <N>")]
         [Description("Batches of --ewc-interactions the Fisher estimate averages.")]
@@ -235,15 +238,19 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             EwcBatches = EwcBatches,
         };
 
-        /// <summary>Loader options for <c>--ewc-interactions</c> and <c>--ewc-items</c>; null without them.</summary>
-        public InteractionFileLoader.Options? ToEwcLoaderOptions()
+        /// <summary>Loader options for each <c>--ewc-interactions</c> and its <c>--ewc-items</c>, by source name; null without them.</summary>
+        public IReadOnlyList<KeyValuePair<string, InteractionFileLoader.Options>>? ToEwcLoaderOptions()
         {
-            if (EwcInteractions is null) return null;
-            var o = ToLoaderOptions();
-            o.InteractionsPath = EwcInteractions;
-            o.ItemsPath = EwcItems;
-            o.AttributesPath = null;
-            return o;
+            if (EwcInteractions.Length == 0) return null;
+            var names = SourceNames(EwcInteractions);
+            return names.Select((name, k) =>
+            {
+                var o = ToLoaderOptions();
+                o.InteractionsPath = EwcInteractions[k];
+                o.ItemsPath = EwcItems.Length > k ? EwcItems[k] : null;
+                o.AttributesPath = null;
+                return KeyValuePair.Create(name, o);
+            }).ToArray();
         }
 
         /// <inheritdoc/>
@@ -271,9 +278,11 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
                 return ValidationResult.Error($"option '--ewc' must be a non-negative number; got {Ewc}.");
             if (Ewc > 0 && InitFrom is null)
                 return ValidationResult.Error("option '--ewc' needs '--init-from' (the pre-trained model whose weights it keeps close).");
-            if (Ewc > 0 && EwcInteractions is null)
+            if (Ewc > 0 && EwcInteractions.Length == 0)
                 return ValidationResult.Error("option '--ewc' needs '--ewc-interactions' (the pre-training data its Fisher estimate is computed on).");
-            if (EwcInteractions is not null && Ewc == 0)
+            if (EwcItems.Length > 0 && EwcItems.Length != EwcInteractions.Length)
+                return ValidationResult.Error($"option '--ewc-items' needs one file per '--ewc-interactions', in the same order, or none; got {EwcItems.Length} for {EwcInteractions.Length}.");
+            if (EwcInteractions.Length > 0 && Ewc == 0)
                 return ValidationResult.Error("option '--ewc-interactions' is read only with '--ewc' (give its strength, for example --ewc 100).");
             try
             {
@@ -316,7 +325,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var loadOptions = settings.ToLoaderOptions();
+        var sources = settings.ToSourceLoaderOptions();
+        var loadOptions = sources[0].Value;
         var options = settings.ToTrainerOptions();
         var progress = streams.Error;
         if (settings.ToEwcLoaderOptions() is { } ewcLoad)
@@ -326,8 +336,10 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         }
         var trainer = new SrtTrainer(options, line => { if (!line.StartsWith("epoch ", StringComparison.Ordinal)) progress.WriteLine(line); });
 
-        var data = DataSettings.Load(loadOptions);
+        var data = DataSettings.Load(sources);
         foreach (var note in data.Report.Notes) progress.WriteLine(note);
+        if (sources.Count > 1)
+            progress.WriteLine($"Training on {sources.Count} data sets at once: {string.Join(", ", sources.Select(s => s.Key))} (ids are NAME{InteractionSequences.SourceSeparator}id).");
         var split = UserSplits.LeaveOneOut(data);
         progress.WriteLine($"{data.UserCount} users, {data.Catalog.Count} items, {data.InteractionCount} interactions; " +
                             $"{split.Test.Count} test users, {split.UsersNotEvaluated} too short to evaluate.");
@@ -337,7 +349,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         SrtRunsRecorder? recorder = null;
         if (settings.Runs is { } runsPath)
         {
-            var datasetName = settings.DatasetName ?? DefaultDatasetName(loadOptions.InteractionsPath);
+            var datasetName = settings.DatasetName ?? (sources.Count > 1 ? string.Join('+', sources.Select(s => s.Key)) : DefaultDatasetName(loadOptions.InteractionsPath));
             recorder = new SrtRunsRecorder(runsPath, settings.RunName?.Trim() ?? DefaultRunName(datasetName, options), datasetName, options, split.Train);
         }
         var flops = recorder?.Flops ?? SrtFlops.ForTraining(options, split.Train);
@@ -403,6 +415,19 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             json.WriteEndArray();
             json.WriteStartObject("data");
             json.WriteString("interactions_path", loadOptions.InteractionsPath);
+            if (sources.Count > 1)
+            {
+                json.WriteStartArray("sources");
+                foreach (var (name, source) in sources)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("name", name);
+                    json.WriteString("interactions_path", source.InteractionsPath);
+                    if (source.ItemsPath is { } itemsPath) json.WriteString("items_path", itemsPath);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+            }
             json.WriteString("format", loadOptions.Format.ToString().ToLowerInvariant());
             json.WriteNumber("users", data.UserCount);
             json.WriteNumber("items", data.Catalog.Count);
