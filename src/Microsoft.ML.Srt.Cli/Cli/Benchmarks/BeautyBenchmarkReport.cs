@@ -41,11 +41,11 @@ internal static class BeautyBenchmarkReport
             plots[relative] = png is not null;
             if (png is null) continue;
             var path = Path.Combine(docFolder, relative);
-            BenchmarkBeautyCommand.WriteAtomically(path, png);
+            BenchmarkSteps.WriteAtomically(path, png);
             written.Add(path);
         }
         var document = File.Exists(docPath) ? File.ReadAllText(docPath) : "# Benchmarks\n";
-        BenchmarkBeautyCommand.WriteAtomically(docPath, Splice(document, Block(results, plots), docPath));
+        BenchmarkSteps.WriteAtomically(docPath, Splice(document, Block(results, plots), docPath));
         progress.WriteLine($"Rewrote the generated block of {docPath} ({results.Rows.Count} of {BeautyBenchmarkRows.All.Count} rows, " +
                            $"speed {(results.Speed is null ? "not run" : "included")}) and {written.Count} plot(s).");
         return written;
@@ -60,22 +60,25 @@ internal static class BeautyBenchmarkReport
     /// <paramref name="document"/> with its generated block replaced by <paramref name="block"/>; without one, the block
     /// goes before the first second-level heading (after the title and introduction), or at the end.
     /// </summary>
-    public static string Splice(string document, string block, string docPath)
+    public static string Splice(string document, string block, string docPath) => Splice(document, block, docPath, BeginMarker, EndMarker);
+
+    /// <summary><see cref="Splice(string, string, string)"/> for the block between <paramref name="beginMarker"/> and <paramref name="endMarker"/>.</summary>
+    public static string Splice(string document, string block, string docPath, string beginMarker, string endMarker)
     {
         // A marker counts only on a line of its own: the hand-written text may quote the markers.
-        var begins = MarkerLines(document, BeginMarker);
-        var ends = MarkerLines(document, EndMarker);
+        var begins = MarkerLines(document, beginMarker);
+        var ends = MarkerLines(document, endMarker);
         int begin = begins.Count > 0 ? begins[0] : -1;
         int end = ends.Count > 0 ? ends[0] : -1;
         if (begin >= 0 && end > begin)
         {
             if (begins.Count > 1 || ends.Count > 1)
-                throw new InvalidDataException($"{docPath}: the markers '{BeginMarker}' and '{EndMarker}' appear more than once; keep one pair, then rerun.");
-            return document[..begin] + block + document[(end + EndMarker.Length)..];
+                throw new InvalidDataException($"{docPath}: the markers '{beginMarker}' and '{endMarker}' appear more than once; keep one pair, then rerun.");
+            return document[..begin] + block + document[(end + endMarker.Length)..];
         }
         if (begin >= 0 || end >= 0)
-            throw new InvalidDataException($"{docPath}: '{(begin >= 0 ? BeginMarker : EndMarker)}' (line {LineOf(document, Math.Max(begin, end))}) has no matching " +
-                                           $"'{(begin >= 0 ? EndMarker : BeginMarker)}' after it; fix the markers by hand, then rerun.");
+            throw new InvalidDataException($"{docPath}: '{(begin >= 0 ? beginMarker : endMarker)}' (line {LineOf(document, Math.Max(begin, end))}) has no matching " +
+                                           $"'{(begin >= 0 ? endMarker : beginMarker)}' after it; fix the markers by hand, then rerun.");
         var heading = Regex.Match(document, "^## ", RegexOptions.Multiline);
         return heading.Success
             ? document[..heading.Index] + block + "\n\n" + document[heading.Index..]
@@ -293,7 +296,7 @@ internal static class BeautyBenchmarkReport
         Line();
         var started = files.Select(f => BeautyBenchmarkResults.Text(f, "started_utc")).Where(s => s is not null).Min();
         var finished = files.Select(f => BeautyBenchmarkResults.Text(f, "finished_utc")).Where(s => s is not null).Max();
-        Line($"Run between {started} and {finished} UTC (results in `{BenchmarkBeautyCommand.DisplayPath(results.OutDir)}/`, one file per row). " +
+        Line($"Run between {started} and {finished} UTC (results in `{BenchmarkSteps.DisplayPath(results.OutDir)}/`, one file per row). " +
              "Each row ran these child commands of the same `srt` executable:");
         Line();
         foreach (var (name, file) in BeautyBenchmarkRows.Names.Where(n => n == BeautyBenchmarkRows.Speed ? results.Speed is not null : results.Rows.ContainsKey(n))
@@ -307,7 +310,7 @@ internal static class BeautyBenchmarkReport
         Line();
     }
 
-    private static string DisplayArgument(string argument) => Path.IsPathFullyQualified(argument) ? BenchmarkBeautyCommand.DisplayPath(argument) : argument;
+    private static string DisplayArgument(string argument) => Path.IsPathFullyQualified(argument) ? BenchmarkSteps.DisplayPath(argument) : argument;
 
     private static string Difference(double? ours, double paper)
     {

@@ -88,8 +88,8 @@ internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<Bench
             foreach (var row in rows.Where(r => !BeautyBenchmarkRows.Names.Contains(r)))
                 return ValidationResult.Error($"option '--rows': unknown row '{row}'; the rows are {string.Join(", ", BeautyBenchmarkRows.Names)}.");
             if (!(RowMinutes > 0)) return ValidationResult.Error($"option '--row-minutes' must be positive; got {RowMinutes.ToString(CultureInfo.InvariantCulture)}.");
-            var refused = Refused("--train-args", TrainArgs, _trainOptionsSet) ?? Refused("--scoring-args", ScoringArgs, _scoringOptionsSet)
-                ?? Refused("--beauty-step-args", BeautyStepArgs, _beautyStepOptionsSet);
+            var refused = BenchmarkSteps.Refused("--train-args", TrainArgs, _trainOptionsSet) ?? BenchmarkSteps.Refused("--scoring-args", ScoringArgs, _scoringOptionsSet)
+                ?? BenchmarkSteps.Refused("--beauty-step-args", BeautyStepArgs, _beautyStepOptionsSet);
             return refused is null ? ValidationResult.Success() : ValidationResult.Error(refused);
         }
     }
@@ -112,10 +112,10 @@ internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<Bench
         var dataDir = Path.GetFullPath(settings.DataDir);
         var selected = (DataSettings.List(settings.Rows) ?? []).ToHashSet();
         double rowMinutes = settings.RowMinutes;
-        var trainArgs = SplitArgs(settings.TrainArgs);
-        var stepArgs = SplitArgs(settings.StepArgs);
-        var scoringArgs = SplitArgs(settings.ScoringArgs);
-        var beautyStepArgs = SplitArgs(settings.BeautyStepArgs);
+        var trainArgs = BenchmarkSteps.SplitArgs(settings.TrainArgs);
+        var stepArgs = BenchmarkSteps.SplitArgs(settings.StepArgs);
+        var scoringArgs = BenchmarkSteps.SplitArgs(settings.ScoringArgs);
+        var beautyStepArgs = BenchmarkSteps.SplitArgs(settings.BeautyStepArgs);
         var outDir = Path.GetFullPath(settings.OutDir);
         var docPath = Path.GetFullPath(settings.Doc);
         bool force = settings.Force;
@@ -123,12 +123,12 @@ internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<Bench
         var data = DataFiles(dataDir);
         Directory.CreateDirectory(outDir);
         var benchmarkCommand = BenchmarkCommandLine(settings);
-        var child = SrtChildProcess.ForThisExecutable();
+        var steps = new BenchmarkSteps(_progress, SrtChildProcess.ForThisExecutable(), force);
         var status = new JsonObject();
         foreach (var row in BeautyBenchmarkRows.All.Where(r => selected.Contains(r.Name)))
         {
             var commands = RowCommands(row, data, Path.Combine(outDir, row.Name), rowMinutes, trainArgs);
-            status[row.Name] = RunStep(row.Name, Path.Combine(outDir, row.Name + ".json"), commands, Fingerprint(data), benchmarkCommand, child, force);
+            status[row.Name] = steps.Run(row.Name, Path.Combine(outDir, row.Name + ".json"), commands, Fingerprint(data), benchmarkCommand);
         }
         if (selected.Contains(BeautyBenchmarkRows.Speed))
         {
@@ -144,8 +144,8 @@ internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<Bench
                     .. WithDefaults(BeautyStepDefaults, beautyStepArgs)],
             };
             var fingerprint = Fingerprint(data);
-            fingerprint["model.zip"] = FileFingerprint(modelPath);
-            status[BeautyBenchmarkRows.Speed] = RunStep(BeautyBenchmarkRows.Speed, Path.Combine(outDir, "speed.json"), commands, fingerprint, benchmarkCommand, child, force);
+            fingerprint["model.zip"] = BenchmarkSteps.FileFingerprint(modelPath);
+            status[BeautyBenchmarkRows.Speed] = steps.Run(BeautyBenchmarkRows.Speed, Path.Combine(outDir, "speed.json"), commands, fingerprint, benchmarkCommand);
         }
 
         var results = BeautyBenchmarkResults.Load(outDir);
@@ -159,82 +159,6 @@ internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<Bench
         };
         streams.Output.WriteLine(summary.ToJsonString(_indented));
         return 0;
-    }
-
-    /// <summary>
-    /// Runs one row (or the speed step) unless its result file holds the same configuration: each command as a child
-    /// <c>srt</c>, then the result file written atomically. Returns "skipped" or "ran".
-    /// </summary>
-    private string RunStep(string name, string resultPath, IReadOnlyDictionary<string, string[]> commands, JsonObject data,
-        string benchmarkCommand, SrtChildProcess child, bool force)
-    {
-        var config = new JsonObject
-        {
-            ["row"] = name,
-            ["commands"] = new JsonObject(commands.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)new JsonArray([.. c.Value.Select(a => JsonValue.Create(a))])))),
-            ["data"] = data,
-        };
-        if (File.Exists(resultPath))
-        {
-            if (!force && SavedConfiguration(resultPath) is { } saved && JsonNode.DeepEquals(saved, config))
-            {
-                _progress.WriteLine($"{name}: skipped ({Path.GetFileName(resultPath)} was made with the same commands and data; --force runs it again).");
-                return "skipped";
-            }
-            _progress.WriteLine(force ? $"{name}: --force, running it again." : $"{name}: its commands or data changed since {Path.GetFileName(resultPath)} was written; running it again.");
-            File.Delete(resultPath); // a stale result must not outlive a failed rerun
-        }
-
-        var rowDir = Path.Combine(Path.GetDirectoryName(resultPath)!, name);
-        Directory.CreateDirectory(rowDir);
-        var started = DateTimeOffset.UtcNow;
-        var results = new JsonObject();
-        foreach (var (step, args) in commands)
-        {
-            var metricsPath = Path.Combine(rowDir, step + ".json");
-            File.Delete(metricsPath); // never read an earlier run's file
-            _progress.WriteLine($"{name}: srt {string.Join(' ', args.Select(SrtChildProcess.Quote))}");
-            var result = child.Run(args, line => _progress.WriteLine($"  [{name} {step}] {line}"), Path.Combine(rowDir, step + ".log"));
-            if (result.ExitCode != 0)
-                throw new InvalidOperationException($"benchmark row '{name}' failed: 'srt {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))}' exited with code {result.ExitCode}" +
-                    $"{(result.LastErrorLine is null ? "" : $" ({result.LastErrorLine})")}; its log is {Path.Combine(rowDir, step + ".log")}. Finished rows are kept in {Path.GetDirectoryName(resultPath)}.");
-            var json = File.Exists(metricsPath) && args.Contains(metricsPath) ? File.ReadAllText(metricsPath) : result.StandardOutput;
-            try
-            {
-                results[step] = JsonNode.Parse(json);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"benchmark row '{name}': 'srt {args[0]}' printed no JSON result ({e.Message}).", e);
-            }
-            _progress.WriteLine($"{name}: {step} done in {result.Seconds / 60:F1} min.");
-        }
-        var file = new JsonObject
-        {
-            ["row"] = name,
-            ["config"] = config,
-            ["benchmark_command"] = benchmarkCommand,
-            ["started_utc"] = started.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
-            ["finished_utc"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
-            ["wall_seconds"] = Math.Round((DateTimeOffset.UtcNow - started).TotalSeconds, 1),
-            ["machine"] = MachineInfo(),
-            ["results"] = results,
-        };
-        WriteAtomically(resultPath, file.ToJsonString(_indented) + Environment.NewLine);
-        _progress.WriteLine($"{name}: saved {resultPath}.");
-        return "ran";
-    }
-
-    private static JsonNode? SavedConfiguration(string path)
-    {
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path))?["config"];
-        }
-        catch (JsonException)
-        {
-            return null; // unreadable: run the row again
-        }
     }
 
     /// <summary>The child commands of a row: train (or, for popularity, evaluate) and the history-masked evaluation.</summary>
@@ -272,28 +196,7 @@ internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<Bench
     }
 
     /// <summary>Size and SHA-256 of each data file: a result made from other data is not reused.</summary>
-    private static JsonObject Fingerprint(string[] files) => new(files.Select(f => KeyValuePair.Create(Path.GetFileName(f), (JsonNode?)FileFingerprint(f))));
-
-    private static JsonObject FileFingerprint(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return new JsonObject { ["bytes"] = stream.Length, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(stream)) };
-    }
-
-    /// <summary>An ARGS option split on white space (no quoting).</summary>
-    private static string[] SplitArgs(string? value) => value?.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) ?? [];
-
-    /// <summary>An error when the ARGS option <paramref name="option"/> sets an option the benchmark sets itself; null when it does not.</summary>
-    private static string? Refused(string option, string? value, string[] setByBenchmark)
-    {
-        foreach (var a in SplitArgs(value).Where(a => a.StartsWith("--", StringComparison.Ordinal)))
-        {
-            var name = a[2..].Split('=')[0];
-            if (setByBenchmark.Contains(name))
-                return $"option '{option}' may not set --{name}: the benchmark sets it for each row.";
-        }
-        return null;
-    }
+    private static JsonObject Fingerprint(string[] files) => BenchmarkSteps.Fingerprint(files);
 
     /// <summary>The extra options, after each default option (a name and its value) that they do not set themselves.</summary>
     private static string[] WithDefaults(string[] defaults, string[] extra)
@@ -308,60 +211,11 @@ internal sealed class BenchmarkBeautyCommand(CliStreams streams) : Command<Bench
     /// <summary>The benchmark's own command line, as recorded with each result (options at their defaults left out).</summary>
     private static string BenchmarkCommandLine(Settings settings)
     {
-        var parts = new List<string> { "srt benchmark beauty --data-dir", SrtChildProcess.Quote(DisplayPath(Path.GetFullPath(settings.DataDir))) };
+        var parts = new List<string> { "srt benchmark beauty --data-dir", SrtChildProcess.Quote(BenchmarkSteps.DisplayPath(Path.GetFullPath(settings.DataDir))) };
         if (settings.RowMinutes != DefaultRowMinutes) parts.Add("--row-minutes " + settings.RowMinutes.ToString(CultureInfo.InvariantCulture));
         foreach (var (name, value) in new[] { ("train-args", settings.TrainArgs), ("step-args", settings.StepArgs), ("scoring-args", settings.ScoringArgs), ("beauty-step-args", settings.BeautyStepArgs) })
             if (value is not null) parts.Add($"--{name}={SrtChildProcess.Quote(value)}");
         return string.Join(' ', parts);
     }
 
-    /// <summary>A path relative to the current folder (as commands in docs are written), or as is when that is shorter.</summary>
-    internal static string DisplayPath(string path)
-    {
-        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
-        return relative.Length < path.Length ? relative : path;
-    }
-
-    /// <summary>The CPU model, cores, memory, OS and runtime of this machine.</summary>
-    internal static JsonObject MachineInfo()
-    {
-        string? cpu = null;
-        double? memoryGiB = null;
-        try
-        {
-            if (File.Exists("/proc/cpuinfo"))
-                cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim();
-            if (File.Exists("/proc/meminfo")
-                && File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)) is { } line
-                && long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture, out long kb))
-                memoryGiB = Math.Round(kb / (1024.0 * 1024.0), 1);
-        }
-        catch (IOException)
-        {
-            // not Linux, or not readable: the facts stay unknown
-        }
-        return new JsonObject
-        {
-            ["cpu"] = cpu ?? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(),
-            ["cores"] = Environment.ProcessorCount,
-            ["memory_gib"] = memoryGiB,
-            ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
-            ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
-        };
-    }
-
-    /// <summary>Writes a temporary file beside <paramref name="path"/>, then renames it over: readers never see half a file.</summary>
-    internal static void WriteAtomically(string path, string text)
-    {
-        var temporary = $"{path}.{Environment.ProcessId}.tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
-    }
-
-    internal static void WriteAtomically(string path, byte[] bytes)
-    {
-        var temporary = $"{path}.{Environment.ProcessId}.tmp";
-        File.WriteAllBytes(temporary, bytes);
-        File.Move(temporary, path, overwrite: true);
-    }
 }
