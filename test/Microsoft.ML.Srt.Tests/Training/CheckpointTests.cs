@@ -168,6 +168,30 @@ public sealed class CheckpointTests
     }
 
     [Fact]
+    public void ARunEndedByItsTimeBudgetIsFinishedAndResumingItReturnsTheSameModel()
+    {
+        using var t = new TempFiles();
+        var split = Split.Value;
+        var path = Path.Combine(t.Folder, "budget.ckpt");
+        var o = Tiny(path, resume: true);
+        o.MaxMinutes = 0.05;
+        // Time runs out during the pause after epoch 1, so epoch 2 stops before its first step and the checkpoint, written
+        // as epoch 1 ended, is marked finished afterwards (on a host too slow for epoch 1 in 3 s, the budget ends inside
+        // epoch 1 instead: the run is just as finished).
+        o.Progress = new Synchronous(_ => Thread.Sleep(3100));
+        using var budgeted = new SrtTrainer(o).Train(split.Train, split.Validation);
+        Assert.Equal("time_budget", budgeted.TrainingSummary!.StopReason);
+
+        var log = new List<string>();
+        var again = Tiny(path, resume: true);
+        again.MaxMinutes = 0.05;
+        using var resumed = new SrtTrainer(again, log.Add).Train(split.Train, split.Validation);
+        Assert.Contains(log, l => l.Contains("holds a finished run (time_budget after epoch", StringComparison.Ordinal));
+        AssertSameRun(budgeted, resumed);
+        Assert.True(resumed.TrainingSummary!.TotalSeconds >= 3, $"the budget's seconds were not carried over: {resumed.TrainingSummary.TotalSeconds}");
+    }
+
+    [Fact]
     public void ACheckpointOfOtherOptionsOrDataIsRefusedNamingWhatDiffers()
     {
         using var t = new TempFiles();
