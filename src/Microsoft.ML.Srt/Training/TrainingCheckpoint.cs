@@ -168,7 +168,7 @@ internal sealed class TrainingCheckpoint : IDisposable
     {
         var full = System.IO.Path.GetFullPath(path);
         InvalidDataException Bad(string what, Exception? inner = null) =>
-            new($"The training checkpoint '{full}' cannot be read: {what}. Delete it to start afresh.", inner);
+            new($"The training checkpoint '{full}' cannot be read: {what}. Delete it to start afresh.", inner) { Data = { [nameof(TrainingCheckpoint)] = full } };
         Manifest manifest;
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
@@ -208,14 +208,12 @@ internal sealed class TrainingCheckpoint : IDisposable
                 data.ReadExactly(bytes);
             }
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or JsonException or IOException && e is not FileNotFoundException)
+        catch (Exception e)
         {
             foreach (var t in tensors.Values) t.Dispose();
-            throw e is InvalidDataException bad && bad.Message.StartsWith("The training checkpoint", StringComparison.Ordinal) ? bad : Bad(e.Message, e);
-        }
-        catch
-        {
-            foreach (var t in tensors.Values) t.Dispose();
+            // A truncated or foreign file surfaces as the zip's or the reader's error: say which file, and what to do.
+            if (!e.Data.Contains(nameof(TrainingCheckpoint)) && e is EndOfStreamException or InvalidDataException or JsonException or IOException)
+                throw Bad(e.Message, e);
             throw;
         }
         return new TrainingCheckpoint(full, manifest, tensors);

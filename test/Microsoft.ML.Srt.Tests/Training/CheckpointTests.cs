@@ -217,7 +217,12 @@ public sealed class CheckpointTests
         var data = Assert.Throws<InvalidOperationException>(() => new SrtTrainer(same).Train(fewer.Train));
         Assert.Contains("users: 160 in the checkpoint, 120 now", data.Message);
 
-        // A file that is no checkpoint.
+        // A truncated checkpoint, and a file that is no checkpoint.
+        var whole = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, whole[..(whole.Length / 2)]);
+        var truncated = Assert.Throws<InvalidDataException>(() => new SrtTrainer(same).Train(split.Train));
+        Assert.Contains(Path.GetFullPath(path), truncated.Message);
+        Assert.Contains("Delete it to start afresh", truncated.Message);
         File.WriteAllText(path, "not a zip");
         var bad = Assert.Throws<InvalidDataException>(() => new SrtTrainer(same).Train(split.Train));
         Assert.Contains(Path.GetFullPath(path), bad.Message);
