@@ -16,6 +16,9 @@ internal sealed class DropoutMaskSource
 
     public DropoutMaskSource(ulong seed) => _state = seed;
 
+    /// <summary>Where the stream stands: a training checkpoint saves it and puts it back, so resumed masks continue the same stream.</summary>
+    public ulong State { get => _state; set => _state = value; }
+
     /// <summary>A float mask shaped like <paramref name="shape"/> holding 0 (dropped, probability p) or 1 / (1 − p).</summary>
     public Tensor Next(long[] shape, double p)
     {

@@ -158,6 +158,26 @@ internal sealed class LazyAdamW : IDisposable
         foreach (var table in _tables) table.ClearTouched();
     }
 
+    /// <summary>Each table's first and second moments (this optimizer's own tensors) and the steps taken: what a training
+    /// checkpoint saves.</summary>
+    public (IReadOnlyList<Tensor> M, IReadOnlyList<Tensor> V, long Steps) State => (_m, _v, _step);
+
+    /// <summary>Puts back a <see cref="State"/> saved from an optimizer over tables of the same shapes.</summary>
+    public void Restore(IReadOnlyList<Tensor> m, IReadOnlyList<Tensor> v, long steps)
+    {
+        if (m.Count != _m.Length || v.Count != _v.Length)
+            throw new ArgumentException($"The saved optimizer state has moments of {m.Count} tables; this optimizer has {_m.Length}.", nameof(m));
+        using var _ = no_grad();
+        for (int t = 0; t < _m.Length; t++)
+        {
+            if (!m[t].shape.SequenceEqual(_m[t].shape) || !v[t].shape.SequenceEqual(_v[t].shape))
+                throw new ArgumentException($"The saved moments of table {t} are [{string.Join(", ", m[t].shape)}]; the table is [{string.Join(", ", _m[t].shape)}].", nameof(m));
+            _m[t].copy_(m[t]);
+            _v[t].copy_(v[t]);
+        }
+        _step = steps;
+    }
+
     public void Dispose()
     {
         foreach (var t in _m.Concat(_v)) t.Dispose();

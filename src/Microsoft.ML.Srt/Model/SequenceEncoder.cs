@@ -22,6 +22,7 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
         _positions = nn.Embedding(shape.MaxLength, shape.Dimension);
         // Seeded from torch's generator, so torch.manual_seed fixes the dropout masks too.
         var masks = new DropoutMaskSource((ulong)randint(0, long.MaxValue, new long[] { 1 }, ScalarType.Int64).item<long>());
+        Masks = masks;
         _dropout = new FastDropout(shape.Dropout, masks);
         _blocks = new ModuleList<TransformerBlock>();
         for (int i = 0; i < shape.Layers; i++) _blocks.Add(new TransformerBlock(shape, masks));
@@ -32,6 +33,9 @@ internal sealed class SequenceEncoder : nn.Module<Tensor, Tensor>
         register_module("final_norm", _finalNorm);
         using (no_grad()) nn.init.normal_(_positions.weight!, 0, 0.02);
     }
+
+    /// <summary>The dropout masks' random stream, shared by every dropout of the encoder.</summary>
+    internal DropoutMaskSource Masks { get; }
 
     // Children are registered above under their own names. TorchSharp would otherwise also register every module field
     // under its C# name when this module is added to a parent, so each table appeared twice in state_dict (and in model files).

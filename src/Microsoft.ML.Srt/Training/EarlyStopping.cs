@@ -41,12 +41,29 @@ internal sealed class EarlyStopping(nn.Module network, int patience, bool valida
         return isBest;
     }
 
+    /// <summary>The counters a training checkpoint saves (<see cref="KeptWeights"/> aside).</summary>
+    public EarlyStoppingState State => new(_best, _sinceBest, _lastLearningRate, BestEpoch);
+
+    /// <summary>The best epoch's weights while they are kept apart (validating, after a best epoch), else null.</summary>
+    public IReadOnlyDictionary<string, Tensor>? KeptWeights => _checkpoint.Weights;
+
+    /// <summary>Continues from a saved <see cref="State"/>; <paramref name="kept"/> (owned from now on) are the best epoch's weights.</summary>
+    public void Restore(EarlyStoppingState state, Dictionary<string, Tensor>? kept)
+    {
+        (_best, _sinceBest, _lastLearningRate, BestEpoch) = (state.Best, state.SinceBest, state.LastLearningRate, state.BestEpoch);
+        _checkpoint.Adopt(kept);
+    }
+
     /// <summary>Puts the best epoch's weights back into the network, if any were kept.</summary>
     public void RestoreBest() => _checkpoint.Restore();
 
     /// <inheritdoc/>
     public void Dispose() => _checkpoint.Dispose();
 }
+
+/// <summary>The counters of <see cref="EarlyStopping"/>: best validation NDCG@10, validations since it, the learning rate the
+/// last epoch ended at, and the best epoch.</summary>
+internal sealed record EarlyStoppingState(double Best, int SinceBest, double LastLearningRate, int BestEpoch);
 
 /// <summary>A copy of a network's weights in memory, to restore later.</summary>
 internal sealed class BestCheckpoint(nn.Module network) : IDisposable
@@ -59,6 +76,16 @@ internal sealed class BestCheckpoint(nn.Module network) : IDisposable
         Dispose();
         using var _ = no_grad();
         _weights = network.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
+    }
+
+    /// <summary>The copy, or null when none is kept.</summary>
+    public IReadOnlyDictionary<string, Tensor>? Weights => _weights;
+
+    /// <summary>Takes <paramref name="weights"/> (owned from now on) as the copy, replacing the previous one.</summary>
+    public void Adopt(Dictionary<string, Tensor>? weights)
+    {
+        Dispose();
+        _weights = weights;
     }
 
     /// <summary>Loads the saved weights into the network and drops the copy; nothing when none was saved.</summary>

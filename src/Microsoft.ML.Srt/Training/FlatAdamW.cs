@@ -105,6 +105,21 @@ internal sealed class FlatAdamW : IDisposable
         _weights.addcdiv_(_m, _v.sqrt().div_(root).add_(eps), value: step);
     }
 
+    /// <summary>The first and second moments (flat, laid out as <see cref="Weights"/>; this optimizer's own tensors) and the steps
+    /// taken: what a training checkpoint saves.</summary>
+    public (Tensor M, Tensor V, long Steps) State => (_m, _v, _step);
+
+    /// <summary>Puts back a <see cref="State"/> saved from an optimizer over the same parameters (the same layout).</summary>
+    public void Restore(Tensor m, Tensor v, long steps)
+    {
+        if (m.numel() != _m.numel() || v.numel() != _v.numel())
+            throw new ArgumentException($"The saved optimizer moments hold {m.numel()} values; this optimizer's parameters need {_m.numel()}.", nameof(m));
+        using var _ = no_grad();
+        _m.copy_(m.view(_m.shape));
+        _v.copy_(v.view(_v.shape));
+        _step = steps;
+    }
+
     public void Dispose()
     {
         _m.Dispose();

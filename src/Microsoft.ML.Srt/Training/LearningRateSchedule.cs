@@ -42,18 +42,27 @@ internal sealed class TrainingProgress(long plannedSteps, double maxMinutes)
     /// <summary>Wall-clock seconds spent in steps.</summary>
     public double StepSeconds { get; private set; }
 
-    /// <summary>Wall-clock seconds since the run started, validation included.</summary>
-    public double ElapsedSeconds => _watch.Elapsed.TotalSeconds;
+    private double _earlierSeconds;
+
+    /// <summary>Wall-clock seconds since the run started, validation included (with a resumed run's earlier seconds).</summary>
+    public double ElapsedSeconds => _earlierSeconds + _watch.Elapsed.TotalSeconds;
 
     /// <summary>The fraction of the run done (above 1 once a wall-clock budget is overrun).</summary>
     public double Fraction()
     {
         double progress = (double)Steps / plannedSteps;
-        return maxMinutes > 0 ? Math.Max(progress, _watch.Elapsed.TotalMinutes / maxMinutes) : progress;
+        return maxMinutes > 0 ? Math.Max(progress, ElapsedSeconds / 60 / maxMinutes) : progress;
     }
 
     /// <summary>True when a wall-clock budget is set and <paramref name="fraction"/> has reached its end.</summary>
     public bool OutOfTime(double fraction) => maxMinutes > 0 && fraction >= 1;
+
+    /// <summary>Continues the counts of a run resumed from a checkpoint: its steps, sequences, step seconds and elapsed seconds.</summary>
+    public void Resume(long steps, long sequences, double stepSeconds, double elapsedSeconds)
+    {
+        (Steps, Sequences, StepSeconds, _earlierSeconds) = (steps, sequences, stepSeconds, elapsedSeconds);
+        _watch.Restart();
+    }
 
     /// <summary>Counts a step over <paramref name="sequences"/> sequences that took <paramref name="seconds"/>.</summary>
     public void Record(int sequences, double seconds)

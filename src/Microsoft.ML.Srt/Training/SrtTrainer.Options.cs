@@ -198,6 +198,24 @@ public sealed partial class SrtTrainer
         /// </summary>
         public int? Seed;
 
+        /// <summary>
+        /// A file that training rewrites after every epoch (atomically: a new file is written beside it and moved over it),
+        /// holding all a run needs to continue: the weights, the best epoch's weights and early-stopping counters, both
+        /// optimizers' moments, the fine-tuning stage, the random generators' states, the epoch reports and the time spent.
+        /// With <see cref="Resume"/> a run continues from it. Default null: no checkpoints. See docs/training.md,
+        /// "Checkpoints and resuming".
+        /// </summary>
+        public string? CheckpointPath;
+
+        /// <summary>
+        /// Continue from <see cref="CheckpointPath"/> when that file exists: training picks up after its last epoch and ends
+        /// as the uninterrupted run of the same options and seed would (bit for bit on the same machine, without a
+        /// <see cref="MaxMinutes"/> budget); a checkpoint of a finished run returns its model at once. A checkpoint written
+        /// with other options or data is refused, naming what differs. When the file does not exist training starts
+        /// afresh, so the same call can be repeated after a crash. Default false: an existing checkpoint is overwritten.
+        /// </summary>
+        public bool Resume;
+
         /// <summary>Torch device: <c>auto</c> (CUDA when available, else CPU; default), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
         public string Device = "auto";
 

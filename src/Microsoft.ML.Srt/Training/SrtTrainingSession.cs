@@ -46,7 +46,8 @@ internal sealed class SrtTrainingSession
     private readonly ITrainingObjective _objective;
     private ILearningRateSchedule _schedule;
     private bool _tablesFrozen;
-    private readonly Random _random;
+    private readonly SerializableRandom _random;
+    private readonly InteractionSequences _train;
     private readonly int _seed;
     private readonly Func<bool> _cancelled;
 
@@ -56,6 +57,7 @@ internal sealed class SrtTrainingSession
         Action<string> log, int? seed = null, Func<bool>? cancelled = null)
     {
         _network = network;
+        _train = train;
         _options = options;
         _device = device;
         _log = log;
@@ -66,8 +68,9 @@ internal sealed class SrtTrainingSession
             .ToArray();
         if (_sequences.Length == 0) throw new InvalidOperationException("No training sequence has two or more items; nothing to learn from.");
         _seed = seed ?? options.Seed ?? SrtTrainer.Options.DefaultSeed;
-        // One random source for batching and negatives, in the order the steps ask: a seed fixes both.
-        _random = new Random(_seed);
+        // One random source for batching and negatives, in the order the steps ask: a seed fixes both. It draws what
+        // new Random(seed) draws, and a checkpoint can save where it stands.
+        _random = new SerializableRandom(_seed);
         var sampler = new PopularitySampler(train.ItemCounts(), options.PopularityExponent);
         _objective = TrainingObjectives.Create(network, options, sampler, _random, train.Catalog.Count, device);
         _schedule = new OneCycleSchedule(options.LearningRate, options.WarmupFraction);
@@ -166,14 +169,31 @@ internal sealed class SrtTrainingSession
         using var stopping = new EarlyStopping(_network, o.EarlyStoppingPatience, validationCases is not null);
         var reports = new List<SrtEpochReport>();
         string stop = "epochs";
+        bool staged = o.FineTuning != FineTuningSchedule.None;
+        var fingerprint = o.CheckpointPath is null ? null
+            : TrainingCheckpoint.Fingerprint(o, _seed, _network, _train, _sequences, validationCases?.Count ?? 0);
+        using var resumed = Resume(fingerprint, stopping, progress, reports);
+        int first = (resumed?.State.Epoch ?? 0) + 1;
+        if (resumed is { State.Finished: true }) stop = resumed.State.StopReason;
+        bool finishedSaved = resumed?.State.Finished ?? false;
+        int lastStage = resumed?.State.Stage ?? 0;
 
-        for (int epoch = 1; epoch <= o.Epochs && stop == "epochs"; epoch++)
+        for (int epoch = first; epoch <= o.Epochs && stop == "epochs"; epoch++)
         {
             // With a time budget the schedule follows wall time, and so do the stages: the stage that holds the run's progress.
             int reached = Math.Min(o.Epochs, Math.Max(epoch, (int)Math.Floor(progress.Fraction() * o.Epochs) + 1));
-            var current = stages.First(s => reached <= s.LastEpoch);
-            bool staged = o.FineTuning != FineTuningSchedule.None;
-            if (!ReferenceEquals(current, stage)) BeginStage(stage = current, staged);
+            int stageIndex = stages.Count(s => s.LastEpoch < reached);
+            var current = stages[stageIndex];
+            if (!ReferenceEquals(current, stage))
+            {
+                BeginStage(stage = current, staged);
+                // A run resumed inside a stage continues its optimizers; a stage that begins now begins them afresh.
+                if (resumed is not null && resumed.State.Stage == stageIndex) resumed.RestoreOptimizers(_optimizer!, _lazyOptimizer!);
+            }
+            lastStage = stageIndex;
+            // libtorch's dropout on other devices draws from the device's generator, whose state TorchSharp cannot save:
+            // a seed per epoch makes a resumed epoch draw what the uninterrupted one drew. (The CPU's masks are saved.)
+            if (_device.type == DeviceType.CUDA) cuda.manual_seed_all(_seed * 1_000_003L + epoch);
             var trained = TrainEpoch(batcher.Epoch(_random), _optimizer!, _lazyOptimizer!, progress, staged ? stage : null);
             stop = trained.StopReason ?? stop;
             if (trained.Steps == 0) break;
@@ -189,10 +209,20 @@ internal sealed class SrtTrainingSession
                 LearningRate = trained.LearningRate, IsBest = isBest && validate, Steps = trained.Steps,
             };
             reports.Add(report);
+            if (stop == "epochs" && stopping.PatienceExhausted) stop = "early_stopping";
+            // A cancelled epoch is cut short: the checkpoint stays at the last whole epoch, which a resumed run repeats from.
+            if (fingerprint is not null && stop != "cancelled")
+            {
+                bool finished = stop != "epochs" || epoch == o.Epochs;
+                SaveCheckpoint(fingerprint, epoch, stageIndex, finished, stop, stopping, progress, reports);
+                finishedSaved = finished;
+            }
             _log(report.ToString());
             o.Progress?.Report(report);
-            if (stop == "epochs" && stopping.PatienceExhausted) stop = "early_stopping";
         }
+        // The time ran out before an epoch's first step: the run is over, and its checkpoint says so.
+        if (fingerprint is not null && stop == "time_budget" && !finishedSaved && reports.Count > 0)
+            SaveCheckpoint(fingerprint, reports[^1].Epoch, lastStage, true, stop, stopping, progress, reports);
 
         if (Profile is not null) _log(Profile.ToString());
         stopping.RestoreBest();
@@ -203,6 +233,67 @@ internal sealed class SrtTrainingSession
             MillisecondsPerStep = progress.Steps > 0 ? progress.StepSeconds * 1000 / progress.Steps : 0,
         };
     }
+
+    /// <summary>
+    /// With <see cref="SrtTrainer.Options.Resume"/> and an existing checkpoint: reads it (refusing one of another run), puts
+    /// back the weights, early stopping, counters, random states and epoch reports, and returns it for the optimizer states,
+    /// which the first epoch's stage restores. Null when there is nothing to resume.
+    /// </summary>
+    private TrainingCheckpoint? Resume(IReadOnlyDictionary<string, string>? fingerprint, EarlyStopping stopping, TrainingProgress progress, List<SrtEpochReport> reports)
+    {
+        var o = _options;
+        if (fingerprint is null || !o.Resume) return null;
+        var path = Path.GetFullPath(o.CheckpointPath!);
+        if (!File.Exists(path))
+        {
+            _log($"SRT: no checkpoint at {path} yet; training starts afresh.");
+            return null;
+        }
+        var checkpoint = TrainingCheckpoint.Read(path, fingerprint);
+        try
+        {
+            var state = checkpoint.State;
+            checkpoint.RestoreWeights(_network);
+            stopping.Restore(state.EarlyStopping, checkpoint.BestWeights(_network, _device));
+            progress.Resume(state.Steps, state.Sequences, state.StepSeconds, state.ElapsedSeconds);
+            reports.AddRange(state.Epochs);
+            _random.SetState(state.Random);
+            _network.Sequences.Masks.State = state.DropoutStream;
+            random.set_rng_state(checkpoint.Saved("torch/rng"));
+            _log(state.Finished
+                ? $"SRT: the checkpoint {path} holds a finished run ({state.StopReason} after epoch {state.Epoch}); nothing is left to train."
+                : $"SRT: resuming from the checkpoint {path} after epoch {state.Epoch} of {o.Epochs}.");
+            return checkpoint;
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes the checkpoint of the run as it stands after <paramref name="epoch"/> (atomically: the previous one stays until the new one is whole).</summary>
+    private void SaveCheckpoint(SortedDictionary<string, string> fingerprint, int epoch, int stageIndex, bool finished, string stop,
+        EarlyStopping stopping, TrainingProgress progress, List<SrtEpochReport> reports)
+    {
+        var early = stopping.State;
+        bool bestIsCurrent = stopping.KeptWeights is not null && early.BestEpoch == epoch;
+        var manifest = new TrainingCheckpoint.Manifest
+        {
+            Fingerprint = fingerprint, Epoch = epoch, Stage = stageIndex, Finished = finished, StopReason = stop,
+            Steps = progress.Steps, Sequences = progress.Sequences, StepSeconds = progress.StepSeconds, ElapsedSeconds = progress.ElapsedSeconds,
+            EarlyStopping = early, BestIsCurrent = bestIsCurrent, DenseSteps = _optimizer!.State.Steps, TableSteps = _lazyOptimizer!.State.Steps,
+            Random = _random.GetState(), DropoutStream = _network.Sequences.Masks.State, Epochs = [.. reports],
+        };
+        using var torchRandom = random.get_rng_state();
+        TrainingCheckpoint.Write(_options.CheckpointPath!, manifest,
+            TrainingCheckpoint.TensorsOf(_network, bestIsCurrent ? null : stopping.KeptWeights, _optimizer, _lazyOptimizer, torchRandom), CheckpointWriteHook);
+    }
+
+    /// <summary>Test hook, per thread: wraps the checkpoint's temporary file stream (for example to make a write fail part way).</summary>
+    internal static Func<Stream, Stream>? CheckpointWriteHook { get => _checkpointWriteHook; set => _checkpointWriteHook = value; }
+
+    [ThreadStatic] private static Func<Stream, Stream>? _checkpointWriteHook;
 
     /// <summary>What one epoch's steps did; <see cref="StopReason"/> is set when training must stop before the epoch's end.</summary>
     private sealed record EpochTotals(double LossSum, int Steps, int Sequences, double LearningRate, double Seconds, string? StopReason);

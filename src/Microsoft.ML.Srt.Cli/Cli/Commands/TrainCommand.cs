@@ -46,6 +46,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             [nameof(SrtTrainer.Options.InitialModelPath)] = "--init-from", [nameof(SrtTrainer.Options.FineTuning)] = "--fine-tune",
             [nameof(SrtTrainer.Options.StageEpochs)] = "--stage-epochs", [nameof(SrtTrainer.Options.StageLearningRate)] = "--stage-learning-rate",
             [nameof(SrtTrainer.Options.EwcBatches)] = "--ewc-batches",
+            [nameof(SrtTrainer.Options.CheckpointPath)] = "--checkpoint", [nameof(SrtTrainer.Options.Resume)] = "--resume",
         };
 
         /// <inheritdoc/>
@@ -182,6 +183,14 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         [DefaultValue(100)]
         public int EwcBatches { get; set; }
 
+        [CommandOption("--checkpoint <FILE>")]
+        [Description("Rewrite this training checkpoint after every epoch (atomically): weights, optimizer moments, random states, epoch reports.")]
+        public string? Checkpoint { get; set; }
+
+        [CommandOption("--resume")]
+        [Description("Continue from --checkpoint when the file exists (it must come from the same options and data), else start afresh: rerun the same command after a crash. A finished run's checkpoint gives its model at once.")]
+        public bool Resume { get; set; }
+
         [CommandOption("--model <OUT.zip>")]
         [Description("Save the trained model to this .zip (an SRT model file; load it with SrtModel.Load).")]
         public string? Model { get; set; }
@@ -236,6 +245,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             StageLearningRate = StageLearningRate,
             EwcLambda = Ewc,
             EwcBatches = EwcBatches,
+            CheckpointPath = Checkpoint,
+            Resume = Resume,
         };
 
         /// <summary>Loader options for each <c>--ewc-interactions</c> and its <c>--ewc-items</c>, by source name; null without them.</summary>
@@ -274,6 +285,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
                 return ValidationResult.Error($"option '--tokenizer': the folder '{Tokenizer}' has no {missing} (write one with 'srt tokenizer train').");
             if (InitFrom is not null && !File.Exists(InitFrom))
                 return ValidationResult.Error($"option '--init-from': the model file '{InitFrom}' does not exist.");
+            if (Resume && Checkpoint is null)
+                return ValidationResult.Error("option '--resume' needs '--checkpoint' (the checkpoint file to resume from).");
             if (!(Ewc >= 0) || double.IsInfinity(Ewc))
                 return ValidationResult.Error($"option '--ewc' must be a non-negative number; got {Ewc}.");
             if (Ewc > 0 && InitFrom is null)
