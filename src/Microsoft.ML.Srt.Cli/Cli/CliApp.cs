@@ -103,7 +103,7 @@ internal static partial class CliApp
             .WithExample("serve", "--model", "model.zip", "--urls", "http://127.0.0.1:5000");
         config.AddBranch(BenchmarkBranch, benchmark =>
         {
-            benchmark.SetDescription("Time training and scoring, or reproduce the paper's Amazon Beauty table.");
+            benchmark.SetDescription("Time training and scoring, reproduce the paper's Amazon Beauty table, or measure transfer from other catalogs.");
             benchmark.AddCommand<BenchmarkStepCommand>("step")
                 .WithDescription("Time training steps (forward, backward, clipping, AdamW) on full-length synthetic batches; print JSON.");
             benchmark.AddCommand<BenchmarkScoringCommand>("scoring")
@@ -116,6 +116,9 @@ internal static partial class CliApp
             benchmark.AddCommand<BenchmarkBeautyCommand>("beauty")
                 .WithDescription("Train and evaluate every row of the paper's Amazon Beauty table (resumable), time the default recipe, rewrite docs/benchmarks.md.")
                 .WithExample("benchmark", "beauty", "--data-dir", "../shared/data/amazon-beauty");
+            benchmark.AddCommand<BenchmarkTransferCommand>("transfer")
+                .WithDescription("Pre-train on other catalogs, then compare scratch, zero-shot and fine-tuned models on the target at one budget (resumable); rewrite docs/transfer.md.")
+                .WithExample("benchmark", "transfer", "--data-dir", "../shared/data");
         });
         config.AddBranch(ScalingBranch, scaling =>
         {
