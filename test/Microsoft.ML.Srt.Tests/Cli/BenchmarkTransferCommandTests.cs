@@ -44,10 +44,10 @@ public class BenchmarkTransferCommandTests
         File.WriteAllText(doc, "# Transfer\n\nHand-written introduction.\n\n## What helped\n\nHand-written notes.\n");
         string[] common = ["--data-dir", data, "--out-dir", outDir, "--doc", doc, "--pretrain-epochs", "2", "--epochs", "3", "--minutes", "5", TinyTrain];
 
-        var first = Run(["--variants", "pretrain,popularity,zero-shot,scratch,fine-tuned", .. common]);
+        var first = Run(["--variants", "pretrain,popularity,zero-shot,zero-shot-last-item,scratch,fine-tuned", .. common]);
         Assert.True(first.Code == 0, first.Error);
         using (var summary = JsonDocument.Parse(first.Output))
-            foreach (var step in new[] { "pretrain", "popularity", "zero-shot", "scratch", "fine-tuned" })
+            foreach (var step in new[] { "pretrain", "popularity", "zero-shot", "zero-shot-last-item", "scratch", "fine-tuned" })
                 Assert.Equal("ran", summary.RootElement.GetProperty("variants").GetProperty(step).GetString());
 
         // The fine-tuned variant started from the pre-trained model, with progressive unfreezing and EWC on the sources.
@@ -56,12 +56,15 @@ public class BenchmarkTransferCommandTests
             var command = fine.RootElement.GetProperty("config").GetProperty("commands").GetProperty("run").EnumerateArray().Select(a => a.GetString()).ToList();
             Assert.Equal(Path.Combine(outDir, "pretrain", "model.zip"), command[command.IndexOf("--init-from") + 1]);
             Assert.Equal("progressive", command[command.IndexOf("--fine-tune") + 1]);
+            Assert.Equal("0.001", command[command.IndexOf("--stage-learning-rate") + 1]); // srt train's learning rate
             Assert.Equal(2, command.Count(a => a == "--ewc-interactions"));
             Assert.True(fine.RootElement.GetProperty("config").GetProperty("data").TryGetProperty("pretrained_model", out _));
             Assert.Equal(3, fine.RootElement.GetProperty("results").GetProperty("run").GetProperty("epochs").GetInt32());
         }
         using (var zero = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "zero-shot.json"))))
             Assert.Equal("data", zero.RootElement.GetProperty("results").GetProperty("run").GetProperty("catalog").GetString());
+        using (var zero = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "zero-shot-last-item.json"))))
+            Assert.Equal("last-item", zero.RootElement.GetProperty("results").GetProperty("run").GetProperty("scorer").GetString());
 
         var text = File.ReadAllText(doc);
         Assert.StartsWith("# Transfer\n\nHand-written introduction.\n\n<!-- transfer-benchmark:begin -->", text);
@@ -70,6 +73,7 @@ public class BenchmarkTransferCommandTests
         Assert.Contains("| `fine-tuned` | 0.", text);
         Assert.Contains("| `fine-tuned-no-ewc` |", text); // not run yet: an empty row
         Assert.Contains("`fine-tuned` against `scratch`: NDCG@5", text);
+        Assert.Contains("`zero-shot-last-item` against `popularity`: NDCG@5", text);
         Assert.Equal(PngMagic, File.ReadAllBytes(Path.Combine(t.Folder, "docs", "transfer", "beauty-validation-ndcg10.png")).Take(8));
 
         // A rerun with the same commands and data skips every saved step.

@@ -58,6 +58,14 @@ public class TransferCommandTests
         Assert.InRange(metrics.GetProperty("hit@10").GetDouble(), 0, 1);
         Assert.Contains("Ranking over the data's own catalog of 20 items", zeroShot.Err);
 
+        // The pre-trained item encoder alone: similarity to the history's last item.
+        var lastItem = Run("evaluate", "--model", pre, "--interactions", beauty.Item1, "--items", beauty.Item2, "--ks", "5,10", "--scorer", "last-item");
+        Assert.True(lastItem.Code == 0, lastItem.Err);
+        var lastItemMetrics = JsonDocument.Parse(lastItem.Out).RootElement;
+        Assert.Equal("last-item", lastItemMetrics.GetProperty("scorer").GetString());
+        Assert.Equal(24, lastItemMetrics.GetProperty("users").GetInt32());
+        Assert.NotEqual(metrics.GetProperty("mrr").GetDouble(), lastItemMetrics.GetProperty("mrr").GetDouble());
+
         // --catalog model keeps the model's catalog, where Beauty's ids are unknown: the error says so.
         var onModel = Run("evaluate", "--model", pre, "--interactions", beauty.Item1, "--items", beauty.Item2, "--catalog", "model");
         Assert.NotEqual(0, onModel.Code);
@@ -77,6 +85,9 @@ public class TransferCommandTests
         var unpaired = Run(["train", "--interactions", s, "--interactions", s, "--items", i, .. TrainCommandTests.Tiny]);
         Assert.Equal(2, unpaired.Code);
         Assert.Contains("option '--items' needs one file per '--interactions', in the same order, or none; got 1 for 2.", unpaired.Err);
+        var badScorer = Run("evaluate", "--baseline", "popularity", "--interactions", s, "--scorer", "last-item");
+        Assert.Equal(2, badScorer.Code);
+        Assert.Contains("'--scorer'", badScorer.Err);
         var badCatalog = Run("evaluate", "--baseline", "popularity", "--interactions", s, "--catalog", "data");
         Assert.Equal(2, badCatalog.Code);
         Assert.Contains("'--catalog'", badCatalog.Err);

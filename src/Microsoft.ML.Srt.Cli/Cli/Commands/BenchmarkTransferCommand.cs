@@ -10,7 +10,7 @@ namespace Microsoft.ML.Srt.Cli;
 /// <summary>
 /// <c>srt benchmark transfer</c>: the paper's section 4.5 on this machine. Pre-trains one model on the source catalogs
 /// (or takes a given one), then on the target catalog, each under the same training budget: from scratch, zero-shot
-/// (the pre-trained model, no training), fine-tuned with progressive unfreezing and EWC, and each of those two
+/// (the pre-trained model, no training: its transformer, and its item encoder alone), fine-tuned with progressive unfreezing and EWC, and each of those two
 /// removed. Every variant is a resumable step (<see cref="BenchmarkSteps"/>); docs/transfer.md's generated block and
 /// its plot are rewritten from the saved results.
 /// </summary>
@@ -19,7 +19,7 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
     private static readonly JsonSerializerOptions _indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     // Options the benchmark sets itself for the child srt train runs; --train-args and --pretrain-args may not repeat them.
     private static readonly string[] _setByBenchmark = ["interactions", "items", "model", "metrics-json", "max-minutes", "epochs", "init-from", "fine-tune",
-        "ewc", "ewc-interactions", "ewc-items", "text-fields", "checkpoint", "resume"];
+        "ewc", "ewc-interactions", "ewc-items", "text-fields", "checkpoint", "resume", "stage-learning-rate"];
     internal const double DefaultMinutes = 20;
     internal const int DefaultEpochs = 50, DefaultPretrainEpochs = 50;
     internal const double DefaultEwc = 100;
@@ -66,6 +66,11 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
         [DefaultValue(DefaultEwc)]
         public double Ewc { get; set; }
 
+        [CommandOption("--stage-learning-rate <LR>")]
+        [Description("Peak learning rate of each layer stage of progressive unfreezing. Default: srt train's learning rate, as the paper's stages use its own training rate (1e-4 there, 1e-3 in srt train's recipe).")]
+        [DefaultFrom(typeof(BenchmarkTransferCommand), nameof(DefaultStageLearningRate))]
+        public double StageLearningRate { get; set; }
+
         [CommandOption("--variants <NAME,...>")]
         [Description("Variants to run, comma-separated; the others keep their saved results.")]
         [DefaultFrom(typeof(BenchmarkTransferCommand), nameof(DefaultVariants))]
@@ -103,6 +108,8 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
             if (!(Minutes > 0 && Minutes <= 45)) return ValidationResult.Error($"option '--minutes' must be in (0, 45]; got {Minutes.ToString(CultureInfo.InvariantCulture)}.");
             if (Epochs < 1) return ValidationResult.Error($"option '--epochs' must be at least 1; got {Epochs}.");
             if (PretrainEpochs < 1) return ValidationResult.Error($"option '--pretrain-epochs' must be at least 1; got {PretrainEpochs}.");
+            if (!(StageLearningRate > 0) || double.IsInfinity(StageLearningRate))
+                return ValidationResult.Error($"option '--stage-learning-rate' must be positive; got {StageLearningRate.ToString(CultureInfo.InvariantCulture)}.");
             if (!(Ewc > 0) || double.IsInfinity(Ewc)) return ValidationResult.Error($"option '--ewc' must be positive; got {Ewc.ToString(CultureInfo.InvariantCulture)}.");
             if ((DataSettings.List(Sources) ?? []).Length == 0) return ValidationResult.Error("option '--sources' needs at least one catalog folder.");
             if (Pretrained is not null && !File.Exists(Pretrained)) return ValidationResult.Error($"option '--pretrained': the model file '{Pretrained}' does not exist.");
@@ -112,6 +119,8 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
     }
 
     private static string DefaultVariants => string.Join(',', TransferVariants.Names);
+
+    private static double DefaultStageLearningRate => new Training.SrtTrainer.Options().LearningRate;
 
     /// <summary>A catalog's two files: interactions and items (title as text).</summary>
     private sealed record Catalog(string Name, string Interactions, string Items)
@@ -164,6 +173,7 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
             string Out(string step) => Path.Combine(dir, step + ".json");
             string[] budget = ["--epochs", Invariant(settings.Epochs), "--max-minutes", Invariant(settings.Minutes)];
             string[] fineTune = ["--init-from", pretrained, .. budget];
+            string[] progressive = ["--fine-tune", "progressive", "--stage-learning-rate", Invariant(settings.StageLearningRate)];
             string[] train = ["train", .. target.DataOptions, .. title, "--model", Path.Combine(dir, "model.zip"), "--metrics-json", Out("run")];
             var commands = new Dictionary<string, string[]>
             {
@@ -171,9 +181,11 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
                 {
                     TransferVariants.Popularity => ["evaluate", "--baseline", "popularity", .. target.DataOptions, .. title, "--ks", "5,10,20", "--metrics-json", Out("run")],
                     TransferVariants.ZeroShot => ["evaluate", "--model", pretrained, .. target.DataOptions, .. title, "--catalog", "data", "--ks", "5,10,20", "--metrics-json", Out("run")],
+                    TransferVariants.ZeroShotLastItem => ["evaluate", "--model", pretrained, .. target.DataOptions, .. title, "--catalog", "data", "--scorer", "last-item",
+                        "--ks", "5,10,20", "--metrics-json", Out("run")],
                     TransferVariants.Scratch => [.. train, .. budget, .. trainArgs],
-                    TransferVariants.FineTuned => [.. train, .. fineTune, "--fine-tune", "progressive", .. ewc, .. trainArgs],
-                    TransferVariants.NoEwc => [.. train, .. fineTune, "--fine-tune", "progressive", .. trainArgs],
+                    TransferVariants.FineTuned => [.. train, .. fineTune, .. progressive, .. ewc, .. trainArgs],
+                    TransferVariants.NoEwc => [.. train, .. fineTune, .. progressive, .. trainArgs],
                     TransferVariants.NoProgressive => [.. train, .. fineTune, "--fine-tune", "none", .. ewc, .. trainArgs],
                     _ => throw new InvalidOperationException($"no commands for variant '{variant}'"),
                 },
@@ -233,6 +245,7 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
         if (s.Minutes != DefaultMinutes) parts.Add("--minutes " + Invariant(s.Minutes));
         if (s.Epochs != DefaultEpochs) parts.Add("--epochs " + s.Epochs);
         if (s.Ewc != DefaultEwc) parts.Add("--ewc " + Invariant(s.Ewc));
+        if (s.StageLearningRate != DefaultStageLearningRate) parts.Add("--stage-learning-rate " + Invariant(s.StageLearningRate));
         foreach (var (name, value) in new[] { ("train-args", s.TrainArgs), ("pretrain-args", s.PretrainArgs) })
             if (value is not null) parts.Add($"--{name}={SrtChildProcess.Quote(value)}");
         return string.Join(' ', parts);
@@ -242,9 +255,10 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
 /// <summary>The variants of <c>srt benchmark transfer</c>, in table order.</summary>
 internal static class TransferVariants
 {
-    public const string Pretrain = "pretrain", Popularity = "popularity", ZeroShot = "zero-shot", Scratch = "scratch", FineTuned = "fine-tuned",
+    public const string Pretrain = "pretrain", Popularity = "popularity", ZeroShot = "zero-shot", ZeroShotLastItem = "zero-shot-last-item",
+        Scratch = "scratch", FineTuned = "fine-tuned",
         NoEwc = "fine-tuned-no-ewc", NoProgressive = "fine-tuned-no-progressive";
 
     /// <summary>Every step name, the pre-training first.</summary>
-    public static readonly string[] Names = [Pretrain, Popularity, ZeroShot, Scratch, FineTuned, NoEwc, NoProgressive];
+    public static readonly string[] Names = [Pretrain, Popularity, ZeroShot, ZeroShotLastItem, Scratch, FineTuned, NoEwc, NoProgressive];
 }

@@ -32,6 +32,11 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
         [DefaultValue("auto")]
         public string Catalog { get; set; } = "auto";
 
+        [CommandOption("--scorer <sequence|last-item>")]
+        [Description("How the model scores: sequence (its transformer reads the whole history, as trained) or last-item (cosine similarity of its item vectors to the history's last item: its item encoder alone, which carries over to a catalog it was not trained on).")]
+        [DefaultValue("sequence")]
+        public string Scorer { get; set; } = "sequence";
+
         [CommandOption("--baseline <NAME>")]
         [Description("Evaluate a baseline instead of a model: popularity (item counts of the training split).")]
         public string? Baseline { get; set; }
@@ -73,6 +78,9 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
                 return ValidationResult.Error("give either --model M.zip (a saved SRT model) or --baseline popularity.");
             if (Baseline is not null && Choice("--baseline", Baseline, ["popularity"]) is { } baseline) return baseline;
             if (Choice("--catalog", Catalog, ["auto", "model", "data"]) is { } catalog) return catalog;
+            if (Choice("--scorer", Scorer, ["sequence", "last-item"]) is { } scorer) return scorer;
+            if (Baseline is not null && Scorer != "sequence")
+                return ValidationResult.Error("option '--scorer' chooses how a model scores; give --model with it, not --baseline.");
             if (Baseline is not null && Catalog != "auto")
                 return ValidationResult.Error("option '--catalog' chooses the catalog a model ranks over; a baseline ranks over the data's.");
             if (ParseKs(Ks) is null)
@@ -121,7 +129,8 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
         var split = UserSplits.LeaveOneOut(sequences);
         if (split.Test.Count == 0)
             throw new InvalidOperationException("No user has 3 or more interactions, so the leave-one-out split has no test case.");
-        IItemScorer scorer = model is not null ? model : PopularityRecommender.Fit(split.Train);
+        IItemScorer scorer = model is null ? PopularityRecommender.Fit(split.Train)
+            : settings.Scorer == "last-item" ? new ItemSimilarityScorer(model) : model;
         _progress.WriteLine($"Evaluating {(model is not null ? Path.GetFullPath(modelPath!) : baseline)} on {split.Test.Count} test users " +
                             $"({protocol}, history {(options.MaskHistory ? "" : "not ")}masked) over {scorer.Catalog.Count} items.");
 
@@ -153,6 +162,7 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
             {
                 json.WriteString("model_path", Path.GetFullPath(modelPath!));
                 json.WriteString("catalog", rebound is not null ? "data" : "model");
+                json.WriteString("scorer", settings.Scorer);
             }
             else json.WriteString("baseline", baseline);
             json.WriteString("interactions_path", loadOptions.InteractionsPath);
