@@ -45,8 +45,9 @@ public sealed partial class SrtTrainer
         /// the epochs left of <see cref="Epochs"/>). Default 10 (the paper's).</summary>
         public int StageEpochs = 10;
 
-        /// <summary>Peak learning rate of each layer stage of <see cref="FineTuningSchedule.Progressive"/>. Default 1e-4 (the paper's).</summary>
-        public double StageLearningRate = 1e-4;
+        /// <summary>Peak learning rate of each layer stage of <see cref="FineTuningSchedule.Progressive"/>. Default null:
+        /// <see cref="LearningRate"/>, as the paper's stages use its training rate (1e-4 there).</summary>
+        public double? StageLearningRate;
 
         /// <summary>
         /// Elastic Weight Consolidation strength λ: adds λ/2 Σ F (θ − θ*)² to the loss, where θ* are the pre-trained

@@ -188,7 +188,7 @@ public sealed partial class SrtTrainer
         Require(o.EwcLambda == 0 || o.EwcData is not null, nameof(o.EwcData), "must hold the pre-training data when EwcLambda is set (the Fisher estimate is computed on it)");
         Require(o.EwcBatches >= 1, nameof(o.EwcBatches), "must be at least 1");
         Require(o.StageEpochs >= 1, nameof(o.StageEpochs), "must be at least 1");
-        Require(o.StageLearningRate > 0, nameof(o.StageLearningRate), "must be positive");
+        Require(o.StageLearningRate is null || o.StageLearningRate > 0, nameof(o.StageLearningRate), "must be positive (or null: LearningRate)");
         Require(o.CheckpointPath is null || !string.IsNullOrWhiteSpace(o.CheckpointPath), nameof(o.CheckpointPath), "must name a file (or be null)");
         Require(!o.Resume || o.CheckpointPath is not null, nameof(o.Resume), "needs CheckpointPath (the checkpoint to resume from)");
         ResolveSize(o);

@@ -106,7 +106,7 @@ internal sealed class TrainingCheckpoint : IDisposable
             ["learn_repeat_bias"] = o.LearnRepeatBias.ToString(), ["item_representation"] = o.ItemRepresentation.ToString(),
             ["dimension"] = I(s.Dimension), ["layers"] = I(s.Layers), ["heads"] = I(s.Heads), ["max_length"] = I(s.MaxLength),
             ["dropout"] = N(s.Dropout), ["feed_forward_multiplier"] = I(s.FeedForwardMultiplier), ["parameters"] = I(network.ParameterCount()),
-            ["fine_tuning"] = o.FineTuning.ToString(), ["stage_epochs"] = I(o.StageEpochs), ["stage_learning_rate"] = N(o.StageLearningRate),
+            ["fine_tuning"] = o.FineTuning.ToString(), ["stage_epochs"] = I(o.StageEpochs), ["stage_learning_rate"] = N(o.StageLearningRate ?? o.LearningRate),
             ["initial_model"] = o.InitialModel is null && o.InitialModelPath is null ? "none" : "given",
             ["ewc_lambda"] = N(o.EwcLambda), ["ewc_batches"] = I(o.EwcBatches),
             ["users"] = I(train.UserCount), ["interactions"] = I(train.InteractionCount), ["items"] = I(train.Catalog.Count),

@@ -31,7 +31,7 @@ internal static class TrainingStages
         for (int k = 1; k <= layers && next <= o.Epochs; k++)
         {
             int last = Math.Min(o.Epochs, next + o.StageEpochs - 1);
-            stages.Add(new TrainingStage(next, last, o.StageLearningRate, k));
+            stages.Add(new TrainingStage(next, last, o.StageLearningRate ?? o.LearningRate, k));
             next = last + 1;
         }
         if (next <= o.Epochs) stages.Add(new TrainingStage(next, o.Epochs, o.LearningRate, null));

@@ -181,6 +181,9 @@ public class FineTuningTests
         Assert.Single(TrainingStages.Plan(new SrtTrainer.Options { Epochs = 7 }, layers: 2));
         var tooShort = TrainingStages.Plan(new SrtTrainer.Options { Epochs = 5, FineTuning = FineTuningSchedule.Progressive, StageEpochs = 10 }, layers: 2);
         Assert.Equal((1, 5, (int?)1), (tooShort.Single().FirstEpoch, tooShort.Single().LastEpoch, tooShort.Single().TopLayers));
+        // Without a stage learning rate, the stages peak at the run's own.
+        var unset = TrainingStages.Plan(new SrtTrainer.Options { Epochs = 25, FineTuning = FineTuningSchedule.Progressive, LearningRate = 2e-3 }, layers: 2);
+        Assert.All(unset, s => Assert.Equal(2e-3, s.LearningRate));
 
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new SrtTrainer(new SrtTrainer.Options { FineTuning = FineTuningSchedule.Progressive }));
         Assert.Contains("FineTuning", e.Message);

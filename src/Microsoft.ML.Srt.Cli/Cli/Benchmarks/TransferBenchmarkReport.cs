@@ -97,7 +97,7 @@ internal static class TransferBenchmarkReport
             var r = results.Result(name);
             bool trained = r?["epochs"] is not null;
             string epochs = trained ? $"{Num(r, "epochs", "0")} ({Num(r, "best_epoch", "0")})" : r is null ? "not run" : "0";
-            string time = r is null ? "" : trained ? Minutes(r, "train_seconds") : Minutes(r, "seconds") + " (evaluation)";
+            string time = r is null ? "" : trained ? Minutes(r, "train_seconds") : $"0 ({Num(r, "seconds", "F1")} s evaluation)";
             var paper = _paper.TryGetValue(name, out var p) ? (F4(p.Ndcg5), F4(p.Hit5)) : ("not published", "not published");
             Line($"| `{name}` | {Num(r, "ndcg@5")} | {Num(r, "hit@5")} | {Num(r, "ndcg@10")} | {Num(r, "hit@10")} | {Num(r, "mrr")} | {time} | {epochs} | {paper.Item1} | {paper.Item2} | {_meaning[name]} |");
         }
@@ -114,9 +114,11 @@ internal static class TransferBenchmarkReport
                 && BeautyBenchmarkResults.Number(results.Result(TransferVariants.Popularity), "ndcg@5") is double popular)
                 Line($"- `{name}` against `popularity`: NDCG@5 {zero.ToString("F4", _invariant)} vs {popular.ToString("F4", _invariant)}, " +
                      $"{((zero / popular - 1) * 100).ToString("+0.0;-0.0", _invariant)}%.");
-        if (results.Result(TransferVariants.Pretrain) is { } pre)
+        // A model given with --pretrained: the metrics srt train wrote beside it, when they are there.
+        var pre = results.Result(TransferVariants.Pretrain) ?? ReadJson(Path.Combine(Path.GetDirectoryName(results.PretrainedModel)!, "train.json"));
+        if (pre is not null)
         {
-            Line($"- The pre-trained model: {Num(pre, "epochs", "0")} epochs in {Minutes(pre, "train_seconds")} minutes on " +
+            Line($"- The pre-trained model (`{BenchmarkSteps.DisplayPath(results.PretrainedModel)}`): {Num(pre, "epochs", "0")} epochs in {Minutes(pre, "train_seconds")} minutes on " +
                  $"{Num(pre["data"], "users", "N0")} users and {Num(pre["data"], "items", "N0")} items ({SourceNames(pre)}); on their own test split NDCG@5 {Num(pre, "ndcg@5")}, HIT@5 {Num(pre, "hit@5")}.");
         }
         else Line($"- The pre-trained model: `{BenchmarkSteps.DisplayPath(results.PretrainedModel)}` (given with --pretrained).");
@@ -163,6 +165,18 @@ internal static class TransferBenchmarkReport
         plot.YLabel("validation NDCG@10");
         plot.ShowLegend(Edge.Right);
         return plot.GetImageBytes(900, 520, ImageFormat.Png);
+    }
+
+    private static JsonObject? ReadJson(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) as JsonObject : null;
+        }
+        catch (JsonException)
+        {
+            return null; // not srt train's metrics: the line names the model only
+        }
     }
 
     private static string SourceNames(JsonObject train) =>

@@ -161,9 +161,8 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         public int StageEpochs { get; set; }
 
         [CommandOption("--stage-learning-rate <LR>")]
-        [Description("Peak learning rate of each layer stage of --fine-tune progressive (the last stage uses --learning-rate).")]
-        [DefaultFrom(typeof(TrainCommand), nameof(DefaultStageLearningRate))]
-        public double StageLearningRate { get; set; }
+        [Description("Peak learning rate of each layer stage of --fine-tune progressive (default: --learning-rate's; the last stage uses --learning-rate).")]
+        public double? StageLearningRate { get; set; }
 
         [CommandOption("--ewc <LAMBDA>")]
         [Description("Elastic Weight Consolidation strength against forgetting the pre-training (the paper: 100; 0: off). Needs --init-from and --ewc-interactions.")]
@@ -333,8 +332,6 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
     private static int DefaultBatchSize => _defaults.BatchSize;
 
     private static int DefaultStageEpochs => _defaults.StageEpochs;
-
-    private static double DefaultStageLearningRate => _defaults.StageLearningRate;
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
