@@ -10,13 +10,21 @@ internal static class BeautyBenchmarkPlots
     private const int Width = 900, Height = 520;
 
     /// <summary>Validation NDCG@10 after each epoch, one line per trained row; null when no row has a curve.</summary>
-    public static byte[]? ValidationCurves(BeautyBenchmarkResults results)
+    public static byte[]? ValidationCurves(BeautyBenchmarkResults results) =>
+        ValidationCurves(BeautyBenchmarkRows.All.Where(r => r.IsTrained).Select(r => (r.Name, results.Train(r.Name)?["validation_ndcg@10"])),
+            "Amazon Beauty: validation NDCG@10 after each epoch");
+
+    /// <summary>
+    /// Validation NDCG@10 after each epoch (an srt train JSON's <c>validation_ndcg@10</c> array), one line per named
+    /// curve; null when none has a point. Shared by the benchmarks' plots.
+    /// </summary>
+    public static byte[]? ValidationCurves(IEnumerable<(string Name, JsonNode? Curve)> curves, string title)
     {
         var plot = new Plot();
         int lines = 0;
-        foreach (var row in BeautyBenchmarkRows.All.Where(r => r.IsTrained))
+        foreach (var (name, node) in curves)
         {
-            if (results.Train(row.Name)?["validation_ndcg@10"] is not JsonArray curve) continue;
+            if (node is not JsonArray curve) continue;
             var xs = new List<double>();
             var ys = new List<double>();
             for (int e = 0; e < curve.Count; e++)
@@ -25,14 +33,14 @@ internal static class BeautyBenchmarkPlots
             }
             if (xs.Count == 0) continue;
             var line = plot.Add.ScatterLine(xs.ToArray(), ys.ToArray());
-            line.LegendText = row.Name;
+            line.LegendText = name;
             line.LineWidth = 2;
             if (xs.Count == 1) line.MarkerSize = 7; // a one-epoch row is a point, not a line
             lines++;
         }
         if (lines == 0) return null;
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
-        plot.Title("Amazon Beauty: validation NDCG@10 after each epoch");
+        plot.Title(title);
         plot.XLabel("epoch");
         plot.YLabel("validation NDCG@10");
         plot.ShowLegend(Edge.Right); // outside the data area: it never hides a point

@@ -49,8 +49,8 @@ internal sealed class BenchmarkSteps(TextWriter progress, SrtChildProcess child,
             _progress.WriteLine($"{name}: srt {string.Join(' ', args.Select(SrtChildProcess.Quote))}");
             var result = child.Run(args, line => _progress.WriteLine($"  [{name} {step}] {line}"), Path.Combine(rowDir, step + ".log"));
             if (result.ExitCode != 0)
-                throw new InvalidOperationException($"benchmark step '{name}' failed: 'srt {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))}' exited with code {result.ExitCode}" +
-                    $"{(result.LastErrorLine is null ? "" : $" ({result.LastErrorLine})")}; its log is {Path.Combine(rowDir, step + ".log")}. Finished steps are kept in {Path.GetDirectoryName(resultPath)}.");
+                throw new InvalidOperationException($"benchmark row '{name}' failed: 'srt {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))}' exited with code {result.ExitCode}" +
+                    $"{(result.LastErrorLine is null ? "" : $" ({result.LastErrorLine})")}; its log is {Path.Combine(rowDir, step + ".log")}. Finished rows are kept in {Path.GetDirectoryName(resultPath)}.");
             var json = File.Exists(metricsPath) && args.Contains(metricsPath) ? File.ReadAllText(metricsPath) : result.StandardOutput;
             try
             {
@@ -58,7 +58,7 @@ internal sealed class BenchmarkSteps(TextWriter progress, SrtChildProcess child,
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"benchmark step '{name}': 'srt {args[0]}' printed no JSON result ({e.Message}).", e);
+                throw new InvalidDataException($"benchmark row '{name}': 'srt {args[0]}' printed no JSON result ({e.Message}).", e);
             }
             _progress.WriteLine($"{name}: {step} done in {result.Seconds / 60:F1} min.");
         }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ScottPlot;
 
 namespace Microsoft.ML.Srt.Cli;
 
@@ -141,31 +140,9 @@ internal static class TransferBenchmarkReport
     }
 
     /// <summary>Validation NDCG@10 after each epoch, one line per trained variant; null when none has a curve.</summary>
-    public static byte[]? ValidationCurves(TransferBenchmarkResults results)
-    {
-        var plot = new Plot();
-        int lines = 0;
-        foreach (var name in TransferVariants.Names.Where(n => n is not (TransferVariants.Pretrain or TransferVariants.Popularity or TransferVariants.ZeroShot or TransferVariants.ZeroShotLastItem)))
-        {
-            if (results.Result(name)?["validation_ndcg@10"] is not JsonArray curve) continue;
-            var xs = new List<double>();
-            var ys = new List<double>();
-            for (int e = 0; e < curve.Count; e++)
-                if (curve[e] is JsonValue v && v.TryGetValue(out double y)) { xs.Add(e + 1); ys.Add(y); }
-            if (xs.Count == 0) continue;
-            var line = plot.Add.ScatterLine(xs.ToArray(), ys.ToArray());
-            line.LegendText = name;
-            line.LineWidth = 2;
-            lines++;
-        }
-        if (lines == 0) return null;
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
-        plot.Title("Target catalog: validation NDCG@10 after each epoch");
-        plot.XLabel("epoch");
-        plot.YLabel("validation NDCG@10");
-        plot.ShowLegend(Edge.Right);
-        return plot.GetImageBytes(900, 520, ImageFormat.Png);
-    }
+    public static byte[]? ValidationCurves(TransferBenchmarkResults results) =>
+        BeautyBenchmarkPlots.ValidationCurves(TransferVariants.Names.Where(n => n != TransferVariants.Pretrain).Select(n => (n, results.Result(n)?["validation_ndcg@10"])),
+            "Target catalog: validation NDCG@10 after each epoch");
 
     private static JsonObject? ReadJson(string path)
     {
