@@ -66,6 +66,17 @@ public class TransferCommandTests
         Assert.Equal(24, lastItemMetrics.GetProperty("users").GetInt32());
         Assert.NotEqual(metrics.GetProperty("mrr").GetDouble(), lastItemMetrics.GetProperty("mrr").GetDouble());
 
+        // A model of one catalog numbered like Beauty (the same ids, other titles): auto sees the other text and ranks
+        // Beauty's own catalog; on its own data it keeps its catalog.
+        var gamesOnly = Path.Combine(t.Folder, "games.zip");
+        Assert.Equal(0, Run(["train", "--interactions", games.Item1, "--items", games.Item2, "--negatives", "5", "--model", gamesOnly, .. TrainCommandTests.Tiny]).Code);
+        var alike = Run("evaluate", "--model", gamesOnly, "--interactions", beauty.Item1, "--items", beauty.Item2);
+        Assert.True(alike.Code == 0, alike.Err);
+        Assert.Equal("data", JsonDocument.Parse(alike.Out).RootElement.GetProperty("catalog").GetString());
+        var own = Run("evaluate", "--model", gamesOnly, "--interactions", games.Item1, "--items", games.Item2);
+        Assert.True(own.Code == 0, own.Err);
+        Assert.Equal("model", JsonDocument.Parse(own.Out).RootElement.GetProperty("catalog").GetString());
+
         // --catalog model keeps the model's catalog, where Beauty's ids are unknown: the error says so.
         var onModel = Run("evaluate", "--model", pre, "--interactions", beauty.Item1, "--items", beauty.Item2, "--catalog", "model");
         Assert.NotEqual(0, onModel.Code);

@@ -28,7 +28,7 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
         public string? Model { get; set; }
 
         [CommandOption("--catalog <auto|model|data>")]
-        [Description("Rank over the model's catalog (items matched by id), or over the data's own catalog read through the model's text featurizer (items the model never saw: zero-shot; text models only). auto: the model's when it holds every item of the data, else the data's.")]
+        [Description("Rank over the model's catalog (items matched by id), or over the data's own catalog read through the model's text featurizer (items the model never saw: zero-shot; text models only). auto: the model's when it holds every item of the data with the same text (or with --unknown-items drop), else the data's.")]
         [DefaultValue("auto")]
         public string Catalog { get; set; } = "auto";
 
@@ -123,7 +123,7 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
         var data = DataSettings.Load(loadOptions);
         foreach (var note in data.Report.Notes) _progress.WriteLine(note);
         long droppedUnknown = 0;
-        using var rebound = loaded is not null && RanksDataCatalog(settings.Catalog, loaded, data) ? OnDataCatalog(loaded, data.Catalog) : null;
+        using var rebound = loaded is not null && RanksDataCatalog(settings.Catalog, loaded, data, loadOptions.UnknownItems) ? OnDataCatalog(loaded, data.Catalog) : null;
         var model = rebound ?? loaded;
         var sequences = model is null || rebound is not null ? data : OnModelCatalog(data, model.Catalog, loadOptions, out droppedUnknown);
         var split = UserSplits.LeaveOneOut(sequences);
@@ -190,17 +190,33 @@ internal sealed class EvaluateCommand(CliStreams streams) : Command<EvaluateComm
     }
 
     /// <summary>
-    /// Whether the model ranks over the data's own catalog: <c>--catalog data</c>, or <c>auto</c> when some item of the
-    /// data is not in the model's catalog and the data has item text for the model to read (a catalog the model has
-    /// not seen: zero-shot).
+    /// Whether the model ranks over the data's own catalog: <c>--catalog data</c>; with <c>auto</c>, when the data has the
+    /// item text the model reads and its catalog is not the model's: some item id is not in the model's catalog, or an
+    /// id that is has other text there (two catalogs numbered alike). With <c>--unknown-items drop</c>, <c>auto</c> keeps
+    /// the model's catalog and drops the data's unknown items, as that option asks.
     /// </summary>
-    private static bool RanksDataCatalog(string choice, SrtModel model, InteractionSequences data)
+    private static bool RanksDataCatalog(string choice, SrtModel model, InteractionSequences data, UnknownItemPolicy unknownItems)
     {
         if (choice == "data") return true;
-        if (choice == "model") return false;
-        bool allKnown = true;
-        for (int i = 0; i < data.Catalog.Count && allKnown; i++) allKnown = model.Catalog.TryGetIndex(data.Catalog.GetId(i), out _);
-        return !allKnown && model.Featurizer.Fields.All(f => data.Catalog.TextFields.Contains(f) || data.Catalog.TokenFields.Contains(f));
+        if (choice == "model" || unknownItems == UnknownItemPolicy.Drop) return false;
+        var fields = model.Featurizer.Fields;
+        if (!fields.All(f => data.Catalog.TextFields.Contains(f) || data.Catalog.TokenFields.Contains(f))) return false;
+        var texts = fields.Select(f => (Data: IndexOf(data.Catalog.TextFields, f), Model: IndexOf(model.Catalog.TextFields, f)))
+            .Where(p => p.Data >= 0 && p.Model >= 0).ToArray();
+        for (int i = 0; i < data.Catalog.Count; i++)
+        {
+            if (!model.Catalog.TryGetIndex(data.Catalog.GetId(i), out int m)) return true;
+            foreach (var (d, t) in texts)
+                if (!string.Equals(data.Catalog.GetText(i, d), model.Catalog.GetText(m, t), StringComparison.Ordinal)) return true;
+        }
+        return false;
+    }
+
+    private static int IndexOf(IReadOnlyList<string> fields, string field)
+    {
+        for (int k = 0; k < fields.Count; k++)
+            if (fields[k] == field) return k;
+        return -1;
     }
 
     /// <summary>The model bound to the data's catalog (item vectors computed from the data's item text, no training).</summary>
