@@ -32,14 +32,14 @@ public sealed class ItemSimilarityScorer : IItemScorer
         int n = Catalog.Count;
         if (scores.Length < histories.Count * n)
             throw new ArgumentException($"{scores.Length} scores for {histories.Count} histories of {n} items.", nameof(scores));
+        var last = new int[histories.Count];
         for (int h = 0; h < histories.Count; h++)
         {
-            var history = histories[h];
-            if (history is null || history.Length == 0) throw new ArgumentException($"History {h} is empty.", nameof(histories));
-            var row = scores.Span.Slice(h * n, n);
-            int last = history[^1];
-            _model.ItemSimilarities(last, row);
-            row[last] = float.NegativeInfinity; // an item is not its own neighbour
+            if (histories[h] is not { Length: > 0 } history) throw new ArgumentException($"History {h} is empty.", nameof(histories));
+            last[h] = history[^1];
         }
+        var rows = scores.Span[..(histories.Count * n)];
+        _model.ItemSimilarities(last, rows);
+        for (int h = 0; h < last.Length; h++) rows[h * n + last[h]] = float.NegativeInfinity; // an item is not its own neighbour
     }
 }

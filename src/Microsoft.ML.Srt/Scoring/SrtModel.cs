@@ -303,17 +303,25 @@ public sealed partial class SrtModel : IItemScorer, IDisposable
     /// Cosine similarity of item <paramref name="index"/>'s vector with every catalog item's, written to <paramref name="row"/>
     /// (<c>Catalog.Count</c> long). Cosine for dot-product models too: a raw dot product between items favours long vectors.
     /// </summary>
-    internal void ItemSimilarities(int index, Span<float> row)
+    internal void ItemSimilarities(int index, Span<float> row) => ItemSimilarities([index], row);
+
+    /// <summary>
+    /// <see cref="ItemSimilarities(int, Span{float})"/> for several items in one product: row <c>k</c> of
+    /// <paramref name="rows"/> (<c>Catalog.Count</c> long) belongs to <c>indices[k]</c>.
+    /// </summary>
+    internal void ItemSimilarities(ReadOnlySpan<int> indices, Span<float> rows)
     {
-        if ((uint)index >= (uint)Catalog.Count) throw new ArgumentOutOfRangeException(nameof(index));
+        foreach (var index in indices)
+            if ((uint)index >= (uint)Catalog.Count) throw new ArgumentOutOfRangeException(nameof(indices));
         var tables = Tables;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var query = nn.functional.normalize(tables.Inputs.narrow(0, index + 1, 1), p: 2, dim: -1);
+        var rowIndices = tensor(indices.ToArray().Select(i => (long)i + 1).ToArray(), ScalarType.Int64, tables.Inputs.device);
+        var query = nn.functional.normalize(tables.Inputs.index_select(0, rowIndices), p: 2, dim: -1);
         var candidates = CosineSimilarity ? tables.Candidates : nn.functional.normalize(tables.Candidates, p: 2, dim: 0);
         var scores = query.matmul(candidates).contiguous();
         if (scores.device_type != DeviceType.CPU) scores = scores.cpu();
-        MemoryMarshal.Cast<byte, float>(scores.bytes).CopyTo(row);
+        MemoryMarshal.Cast<byte, float>(scores.bytes).CopyTo(rows);
     }
 
     /// <summary>The scores <c>[B, N]</c> of every catalog item for each history, contiguous on the CPU.</summary>

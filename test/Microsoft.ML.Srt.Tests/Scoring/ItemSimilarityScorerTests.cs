@@ -22,16 +22,18 @@ public class ItemSimilarityScorerTests(TinyModelFixture fixture) : IClassFixture
             var row = scores.AsSpan(h * n, n);
             int last = histories[h][^1];
             Assert.Equal(float.NegativeInfinity, row[last]);
-            // The same as the model's own similar-items ranking for that item, which the recommender shows.
+            // The model's own similar-items scores for that item, which the recommender shows (computed one at a time
+            // there, in one batched product here: equal within rounding).
             var similar = new float[n];
             model.ItemSimilarities(last, similar);
             for (int i = 0; i < n; i++)
-                if (i != last) Assert.Equal(similar[i], row[i]);
+                if (i != last) Assert.InRange(Math.Abs(similar[i] - row[i]), 0, 1e-6);
             for (int i = 0; i < n; i++)
                 if (i != last) Assert.InRange(row[i], -1.0001f, 1.0001f);
         }
         // Histories ending in the same item score alike, whatever came before.
-        Assert.Equal(scores.AsSpan(0, n).ToArray(), scores.AsSpan(n, n).ToArray());
+        for (int i = 0; i < n; i++)
+            if (i != 11) Assert.InRange(Math.Abs(scores[i] - scores[n + i]), 0, 1e-6);
     }
 
     [Fact]
