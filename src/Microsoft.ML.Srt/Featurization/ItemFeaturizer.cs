@@ -63,8 +63,24 @@ internal sealed class ItemFeaturizer
     /// <summary>The fields this featurizer reads, text first, in the order the item encoder concatenates them.</summary>
     public IReadOnlyList<string> Fields => TextFieldCaps.Keys.Concat(TokenFieldVocabularies.Keys).ToList();
 
-    /// <summary>Tokenizes every item of <paramref name="catalog"/>. The catalog must have every field this featurizer reads.</summary>
-    public IReadOnlyList<ItemTokenMatrix> Featurize(ItemCatalog catalog)
+    /// <summary>
+    /// This featurizer with more fields: <paramref name="textFieldCaps"/> after its text fields and
+    /// <paramref name="tokenFieldVocabularies"/> after its token-list fields, so every field it reads keeps its place
+    /// within its kind. The tokenizer is shared.
+    /// </summary>
+    public ItemFeaturizer WithFields(IReadOnlyDictionary<string, int> textFieldCaps, IReadOnlyDictionary<string, TokenFieldVocabulary> tokenFieldVocabularies)
+    {
+        var caps = TextFieldCaps.Concat(textFieldCaps).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var vocabularies = TokenFieldVocabularies.Concat(tokenFieldVocabularies).ToDictionary(kv => kv.Key, kv => kv.Value);
+        return new ItemFeaturizer(_tokenizer, TextVocabularySize, caps, vocabularies, TokenFieldCap);
+    }
+
+    /// <summary>
+    /// Tokenizes every item of <paramref name="catalog"/>. The catalog must have every field this featurizer reads, except
+    /// those in <paramref name="absentFields"/>: a catalog without one of those gets an all-padding matrix for it (its
+    /// items pool to zero there).
+    /// </summary>
+    public IReadOnlyList<ItemTokenMatrix> Featurize(ItemCatalog catalog, IReadOnlySet<string>? absentFields = null)
     {
         var result = new List<ItemTokenMatrix>();
         // Create the tokenizer here, not inside the parallel loop: a failure (e.g. its data assembly missing) then
@@ -72,11 +88,21 @@ internal sealed class ItemFeaturizer
         if (TextFieldCaps.Count > 0) _ = _tokenizer.Value;
         foreach (var (field, cap) in TextFieldCaps)
         {
+            if (absentFields?.Contains(field) == true && !catalog.TextFields.Contains(field))
+            {
+                result.Add(Build(catalog.Count, field, true, cap, _ => Array.Empty<long>()));
+                continue;
+            }
             int f = IndexOf(catalog.TextFields, field, "text");
             result.Add(Build(catalog.Count, field, true, cap, i => TokenizeText(catalog.GetText(i, f), cap)));
         }
         foreach (var (field, vocab) in TokenFieldVocabularies)
         {
+            if (absentFields?.Contains(field) == true && !catalog.TokenFields.Contains(field))
+            {
+                result.Add(Build(catalog.Count, field, false, TokenFieldCap, _ => Array.Empty<long>()));
+                continue;
+            }
             int f = IndexOf(catalog.TokenFields, field, "token-list");
             result.Add(Build(catalog.Count, field, false, TokenFieldCap,
                 i => catalog.GetTokens(i, f).Take(TokenFieldCap).Select(t => (long)vocab.RowOf(t)).ToArray()));

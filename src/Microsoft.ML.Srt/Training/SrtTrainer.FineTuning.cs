@@ -25,7 +25,10 @@ public sealed partial class SrtTrainer
         /// <see cref="Preset"/>; <see cref="MaxLength"/>, <see cref="FeedForwardMultiplier"/>, <see cref="ItemRepresentation"/>,
         /// <see cref="Tokenizer"/>, <see cref="TokenizerVocabularySize"/> always), else training is refused with an error
         /// naming the option. Only <see cref="ItemRepresentation.Text"/> models can be fine-tuned on another catalog (an id
-        /// table belongs to its own catalog). The model is read, never changed. Default null: random initial weights.
+        /// table belongs to its own catalog). The training catalog must have every item field the model reads; fields it has
+        /// beyond those are added, with zero adapter columns so that training starts from the model's own item vectors (a
+        /// new token-list field also gets a new table of random rows). The model is read, never changed. Default null:
+        /// random initial weights.
         /// </summary>
         public SrtModel? InitialModel;
 
@@ -121,28 +124,74 @@ public sealed partial class SrtTrainer
 
     /// <summary>
     /// A network of <paramref name="initial"/>'s shape holding a copy of its weights (the options' dropout), bound to
-    /// <paramref name="catalog"/> through <paramref name="initial"/>'s featurizer.
+    /// <paramref name="catalog"/> through <paramref name="initial"/>'s featurizer. Item fields of the catalog that the
+    /// pre-trained model does not read are added (<paramref name="addedFields"/>): each gets zero columns in the field
+    /// adapter, so training starts from exactly the pre-trained model's item vectors, and a token-list field gets a new
+    /// table of random rows.
     /// </summary>
-    internal SrtNetwork CreateNetworkFrom(SrtModel initial, ItemCatalog catalog, Device device, out ItemFeaturizer featurizer)
+    internal SrtNetwork CreateNetworkFrom(SrtModel initial, ItemCatalog catalog, Device device, out ItemFeaturizer featurizer, out IReadOnlySet<string> addedFields)
     {
         var o = _options;
         CheckCompatible(o, initial);
-        featurizer = initial.Featurizer;
-        var missing = featurizer.Fields.Where(f => !catalog.TextFields.Contains(f) && !catalog.TokenFields.Contains(f)).ToList();
+        var pretrained = initial.Featurizer;
+        var missing = pretrained.Fields.Where(f => !catalog.TextFields.Contains(f) && !catalog.TokenFields.Contains(f)).ToList();
         if (missing.Count > 0)
             throw new ArgumentException(
                 $"SrtTrainer option {InitialOptionName(o)}: the pre-trained model reads the item field(s) {string.Join(", ", missing.Select(f => $"'{f}'"))}, " +
                 $"which the training catalog lacks (it has: {string.Join(", ", catalog.TextFields.Concat(catalog.TokenFields))}).");
-        var shape = initial.Network.Shape with { Dropout = o.Dropout, IdTableSize = catalog.Count + 1 };
-        // Every tensor is overwritten from the pre-trained network, so the tables skip their random initialisation.
+        var newText = catalog.TextFields.Where(f => !pretrained.TextFieldCaps.ContainsKey(f)).ToList();
+        var newTokenLists = catalog.TokenFields.Where(f => !pretrained.TokenFieldVocabularies.ContainsKey(f)).ToList();
+        foreach (var f in newText.Where(pretrained.TokenFieldVocabularies.ContainsKey).Concat(newTokenLists.Where(pretrained.TextFieldCaps.ContainsKey)))
+            throw new ArgumentException(
+                $"SrtTrainer option {InitialOptionName(o)}: the pre-trained model reads the item field '{f}' as " +
+                $"{(pretrained.TextFieldCaps.ContainsKey(f) ? "text" : "a token list")}, but the training catalog has it as " +
+                $"{(catalog.TextFields.Contains(f) ? "text" : "a token list")}. Give the field in the pre-trained model's kind.");
+        var extended = newText.Count + newTokenLists.Count == 0 ? pretrained
+            : pretrained.WithFields(TextFieldCaps(o, newText), TokenFieldVocabularies(o, catalog, newTokenLists));
+        featurizer = extended;
+        addedFields = newText.Concat(newTokenLists).ToHashSet();
+
+        var source = initial.Network.Shape;
+        var shape = source with
+        {
+            Dropout = o.Dropout,
+            IdTableSize = catalog.Count + 1,
+            TextFieldCount = source.TextFieldCount + newText.Count,
+            TokenFieldTableSizes = source.TokenFieldTableSizes.Concat(newTokenLists.Select(f => extended.TokenFieldVocabularies[f].TableSize)).ToArray(),
+        };
+        // Every pre-trained tensor is copied below, so the tables skip their random initialisation; added tables draw theirs.
         var network = new SrtNetwork(shape, initializeTables: false);
         try
         {
             using (no_grad())
             {
-                var source = initial.Network.state_dict();
+                var weights = initial.Network.state_dict();
+                // Adapter input blocks of width d in field order (text fields, then token-list fields); a pre-trained field's
+                // block moves past the added text fields when it is a token-list field.
+                var oldFields = pretrained.Fields;
+                var newFields = featurizer.Fields;
                 foreach (var (name, target) in network.state_dict())
-                    target.copy_(source[name]);
+                {
+                    if (weights.TryGetValue(name, out var weight) && weight.shape.SequenceEqual(target.shape))
+                        target.copy_(weight);
+                    else if (name == AdapterWeightName)
+                    {
+                        target.zero_();
+                        long d = shape.Dimension;
+                        for (int f = 0; f < oldFields.Count; f++)
+                        {
+                            long to = IndexOf(newFields, oldFields[f]) * d;
+                            target.narrow(1, to, d).copy_(weight!.narrow(1, f * d, d));
+                        }
+                    }
+                    else if (!weights.ContainsKey(name) && name.StartsWith(TokenFieldTablePrefix, StringComparison.Ordinal))
+                    {
+                        nn.init.normal_(target, 0, 0.02);
+                        target[0].zero_();
+                    }
+                    else
+                        throw new InvalidOperationException($"Cannot start '{name}' ({string.Join("x", target.shape)}) from the pre-trained model.");
+                }
             }
             network.to(device);
             network.Items.SetCatalog(featurizer.Featurize(catalog), device);
@@ -154,22 +203,35 @@ public sealed partial class SrtTrainer
         }
         _log($"SRT: fine-tuning from a pre-trained model: {network.ParameterCount():N0} parameters, {shape.Layers} layers, {shape.Heads} heads, " +
              $"d={shape.Dimension}, {featurizer.Fields.Count} item fields read with its tokenizer and vocabularies, device {device}");
+        if (addedFields.Count > 0)
+            _log($"SRT: added the item field(s) {string.Join(", ", addedFields.Select(f => $"'{f}'"))}, which the pre-trained model does not read " +
+                 "(zero adapter columns: training starts from its item vectors).");
         return network;
+    }
+
+    private const string AdapterWeightName = "items.adapter.weight";
+    private const string TokenFieldTablePrefix = "items.token_field_";
+
+    private static int IndexOf(IReadOnlyList<string> fields, string field)
+    {
+        for (int i = 0; i < fields.Count; i++) if (fields[i] == field) return i;
+        throw new InvalidOperationException($"Field '{field}' is not read.");
     }
 
     /// <summary>
     /// θ* (the network's weights now, the pre-trained ones) and the diagonal Fisher estimate on <see cref="Options.EwcData"/>,
     /// computed with the network bound to that data's catalog, then bound back to <paramref name="catalog"/>.
     /// </summary>
-    private ElasticWeightConsolidation ComputeEwc(SrtNetwork network, ItemFeaturizer featurizer, ItemCatalog catalog, Device device)
+    private ElasticWeightConsolidation ComputeEwc(SrtNetwork network, ItemFeaturizer featurizer, IReadOnlySet<string> addedFields, ItemCatalog catalog, Device device)
     {
         var o = _options;
         var data = o.EwcData!;
-        var missing = featurizer.Fields.Where(f => !data.Catalog.TextFields.Contains(f) && !data.Catalog.TokenFields.Contains(f)).ToList();
+        var missing = featurizer.Fields.Where(f => !addedFields.Contains(f) && !data.Catalog.TextFields.Contains(f) && !data.Catalog.TokenFields.Contains(f)).ToList();
         if (missing.Count > 0)
             throw new ArgumentException($"SrtTrainer option {nameof(Options.EwcData)}: its catalog lacks the field(s) {string.Join(", ", missing.Select(f => $"'{f}'"))} that the pre-trained model reads.", nameof(Options.EwcData));
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        network.Items.SetCatalog(featurizer.Featurize(data.Catalog), device);
+        // Fields added for fine-tuning are empty in the pre-training data, as they were for the pre-trained model.
+        network.Items.SetCatalog(featurizer.Featurize(data.Catalog, addedFields), device);
         try
         {
             var session = new SrtTrainingSession(network, data, o, device, _ => { }, Seed, IsCancellationRequested);

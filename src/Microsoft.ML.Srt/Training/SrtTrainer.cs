@@ -64,17 +64,20 @@ public sealed partial class SrtTrainer
 
         SrtNetwork network;
         ItemFeaturizer featurizer;
+        IReadOnlySet<string> addedFields = new HashSet<string>();
         var initial = LoadInitialModel(device);
         try
         {
-            network = initial is { } start ? CreateNetworkFrom(start.Model, catalog, device, out featurizer) : CreateNetwork(catalog, device, out featurizer);
+            network = initial is { } start
+                ? CreateNetworkFrom(start.Model, catalog, device, out featurizer, out addedFields)
+                : CreateNetwork(catalog, device, out featurizer);
         }
         finally
         {
             if (initial is { Owned: true } loaded) loaded.Model.Dispose();
         }
         var session = new SrtTrainingSession(network, train, o, device, _log, Seed, IsCancellationRequested);
-        if (initial is not null && o.EwcLambda > 0) session.Ewc = ComputeEwc(network, featurizer, train.Catalog, device);
+        if (initial is not null && o.EwcLambda > 0) session.Ewc = ComputeEwc(network, featurizer, addedFields, train.Catalog, device);
         var summary = session.Run(validation);
         // Rows no item uses were never trained: zero them (signal-free for new items, and small model files). A fine-tuned
         // model keeps them: they were trained on the pre-training catalogs, and new items may use them.
@@ -110,18 +113,34 @@ public sealed partial class SrtTrainer
             return new ItemFeaturizer(ItemFeaturizer.DefaultTokenizer, 1, new Dictionary<string, int>(), new Dictionary<string, TokenFieldVocabulary>(), o.TokenFieldMaxTokens);
         int vocabulary = o.TokenizerVocabularySize > 0 ? o.TokenizerVocabularySize
             : o.Tokenizer is null ? ItemFeaturizer.Gpt2VocabularySize : InferVocabularySize(o.Tokenizer);
-        var textCaps = catalog.TextFields.ToDictionary(f => f,
-            f => o.FieldMaxTokens.TryGetValue(f, out var cap) ? cap : o.TextFieldMaxTokens);
-        var tokenVocabularies = new Dictionary<string, TokenFieldVocabulary>();
-        for (int f = 0; f < catalog.TokenFields.Count; f++)
-        {
-            int field = f;
-            var tokens = Enumerable.Range(0, catalog.Count).SelectMany(i => catalog.GetTokens(i, field));
-            tokenVocabularies[catalog.TokenFields[f]] = TokenFieldVocabulary.Build(tokens, o.TokenFieldTableSize, o.TokenFieldHashBuckets);
-        }
+        var textCaps = TextFieldCaps(o, catalog.TextFields);
+        var tokenVocabularies = TokenFieldVocabularies(o, catalog, catalog.TokenFields);
         return o.Tokenizer is null
             ? new ItemFeaturizer(ItemFeaturizer.DefaultTokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens)
             : new ItemFeaturizer(o.Tokenizer, vocabulary + 1, textCaps, tokenVocabularies, o.TokenFieldMaxTokens);
+    }
+
+    /// <summary>The token cap of each of <paramref name="fields"/> (text fields), from the options.</summary>
+    internal static Dictionary<string, int> TextFieldCaps(Options o, IEnumerable<string> fields) =>
+        fields.ToDictionary(f => f, f => o.FieldMaxTokens.TryGetValue(f, out var cap) ? cap : o.TextFieldMaxTokens);
+
+    /// <summary>A vocabulary for each of <paramref name="fields"/> (token-list fields of <paramref name="catalog"/>), built from the catalog's tokens.</summary>
+    internal static Dictionary<string, TokenFieldVocabulary> TokenFieldVocabularies(Options o, ItemCatalog catalog, IEnumerable<string> fields)
+    {
+        var vocabularies = new Dictionary<string, TokenFieldVocabulary>();
+        foreach (var name in fields)
+        {
+            int field = IndexOfField(catalog.TokenFields, name);
+            var tokens = Enumerable.Range(0, catalog.Count).SelectMany(i => catalog.GetTokens(i, field));
+            vocabularies[name] = TokenFieldVocabulary.Build(tokens, o.TokenFieldTableSize, o.TokenFieldHashBuckets);
+        }
+        return vocabularies;
+    }
+
+    private static int IndexOfField(IReadOnlyList<string> fields, string name)
+    {
+        for (int i = 0; i < fields.Count; i++) if (fields[i] == name) return i;
+        throw new ArgumentException($"The catalog has no field '{name}'.", nameof(name));
     }
 
     private static int InferVocabularySize(Tokenizer tokenizer) => tokenizer switch

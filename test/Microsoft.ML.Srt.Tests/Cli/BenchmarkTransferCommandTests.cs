@@ -85,6 +85,32 @@ public class BenchmarkTransferCommandTests
     }
 
     [Fact]
+    public void TargetArgsReachOnlyTheTargetRunsAndAddAFieldThePretrainedModelLacks()
+    {
+        using var t = new TempFiles();
+        var data = Path.Combine(t.Folder, "data");
+        Catalog(data, "amazon-games", ["racing game wheel", "space shooter game", "puzzle game cartridge", "fighting game arcade"]);
+        Catalog(data, "amazon-beauty", ["red lipstick matte", "nail polish glossy", "hair gel strong", "face cream night"]);
+        var attributes = Path.Combine(data, "amazon-beauty", "item_attributes.json");
+        File.WriteAllText(attributes, "{" + string.Join(",", Enumerable.Range(1, 32).Select(i => $"\"{i}\": [{1 + (i - 1) / 8}, {10 + i % 3}]")) + "}");
+        var outDir = Path.Combine(t.Folder, "out");
+        var doc = Path.Combine(t.Folder, "transfer.md");
+        var run = Run("--data-dir", data, "--sources", "amazon-games", "--out-dir", outDir, "--doc", doc, "--pretrain-epochs", "2", "--epochs", "2",
+            "--variants", "pretrain,fine-tuned-no-progressive", TinyTrain, $"--target-args=--attributes {attributes}");
+        Assert.True(run.Code == 0, run.Error);
+
+        List<string> Command(string step, string file) =>
+            JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, file))).RootElement.GetProperty("config").GetProperty("commands")
+                .GetProperty(step).EnumerateArray().Select(a => a.GetString()!).ToList();
+        Assert.DoesNotContain("--attributes", Command("train", "pretrain.json"));
+        var fine = Command("run", "fine-tuned-no-progressive.json");
+        Assert.Equal(attributes, fine[fine.IndexOf("--attributes") + 1]);
+        Assert.Contains("--dimension", fine); // --train-args reach the target runs too
+        Assert.Contains("added the item field(s) 'attributes'", File.ReadAllText(Path.Combine(outDir, "fine-tuned-no-progressive", "run.log")));
+        Assert.Contains("--target-args=", File.ReadAllText(Path.Combine(outDir, "fine-tuned-no-progressive.json")));
+    }
+
+    [Fact]
     public void RefusesBadOptionsWithTheirNames()
     {
         using var t = new TempFiles();
@@ -97,6 +123,9 @@ public class BenchmarkTransferCommandTests
         var setByBenchmark = Run("--data-dir", t.Folder, "--train-args=--epochs 3");
         Assert.Equal(2, setByBenchmark.Code);
         Assert.Contains("may not set --epochs", setByBenchmark.Error);
+        var targetSets = Run("--data-dir", t.Folder, "--target-args=--init-from x.zip");
+        Assert.Equal(2, targetSets.Code);
+        Assert.Contains("--target-args", targetSets.Error);
         var missing = Run("--data-dir", t.Folder, "--variants", "popularity");
         Assert.NotEqual(0, missing.Code);
         Assert.Contains("has no folder 'amazon-beauty'", missing.Error);

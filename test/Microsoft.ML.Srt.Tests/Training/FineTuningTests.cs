@@ -252,22 +252,91 @@ public class FineTuningTests
         Assert.Contains("InitialModel", e.Message);
     }
 
+    /// <summary>The same users and items with only the first text field (the synthetic title).</summary>
+    private static InteractionSequences TitleOnly(InteractionSequences s)
+    {
+        var catalog = s.Catalog;
+        var builder = new ItemCatalog.Builder(catalog.TextFields.Take(1), [], catalog.Count);
+        for (int i = 0; i < catalog.Count; i++) builder.Add(catalog.GetId(i), [catalog.GetText(i, 0)], []);
+        var offsets = new long[s.UserCount + 1];
+        var items = new List<int>();
+        for (int u = 0; u < s.UserCount; u++) { items.AddRange(s.GetSequence(u).ToArray()); offsets[u + 1] = items.Count; }
+        return new InteractionSequences(builder.Build(), s.UserIds.ToArray(), offsets, items.ToArray());
+    }
+
     [Fact]
     public void ACatalogWithoutAFieldThePretrainedModelReadsIsRefused()
     {
         var (_, b, pretrained) = Data.Value;
-        var catalog = b.Train.Catalog;
-        var builder = new ItemCatalog.Builder(catalog.TextFields.Take(1), [], catalog.Count);
-        for (int i = 0; i < catalog.Count; i++) builder.Add(catalog.GetId(i), [catalog.GetText(i, 0)], []);
-        var offsets = Enumerable.Range(0, b.Train.UserCount + 1).Select(u => 0L).ToArray();
-        var items = new List<int>();
-        for (int u = 0; u < b.Train.UserCount; u++) { items.AddRange(b.Train.GetSequence(u).ToArray()); offsets[u + 1] = items.Count; }
-        var narrow = new InteractionSequences(builder.Build(), b.Train.UserIds.ToArray(), offsets, items.ToArray());
         var o = Small(epochs: 1);
         o.InitialModel = pretrained;
-        var e = Assert.Throws<ArgumentException>(() => new SrtTrainer(o).Train(narrow));
+        var e = Assert.Throws<ArgumentException>(() => new SrtTrainer(o).Train(TitleOnly(b.Train)));
         Assert.Contains("InitialModel", e.Message);
-        Assert.Contains(catalog.TokenFields[0], e.Message);
+        Assert.Contains(b.Train.Catalog.TokenFields[0], e.Message);
+    }
+
+    // A model pre-trained on titles alone, fine-tuned on a catalog that also has a brand (text) and categories (token list).
+    private static readonly Lazy<SrtModel> TitlePretrained = new(() =>
+    {
+        var a = Data.Value.A;
+        return new SrtTrainer(Small(epochs: 3)).Train(TitleOnly(a.Train), a.Validation);
+    });
+
+    [Fact]
+    public void FieldsThePretrainedModelLacksAreAddedAndStartFromItsItemVectors()
+    {
+        var (a, b, _) = Data.Value;
+        var pretrained = TitlePretrained.Value;
+        Assert.Equal(["title"], pretrained.Featurizer.Fields);
+        Assert.True(b.Train.Catalog.TextFields.Count > 1 && b.Train.Catalog.TokenFields.Count > 0);
+
+        // Before any step, the added fields change no score: their adapter columns start at zero.
+        var still = Small(epochs: 1);
+        still.InitialModel = pretrained;
+        still.LearningRate = 1e-12;
+        still.WeightDecay = 0;
+        using var unmoved = new SrtTrainer(still).Train(b.Train, b.Validation);
+        Assert.Equal(b.Train.Catalog.TextFields.Concat(b.Train.Catalog.TokenFields), unmoved.Featurizer.Fields);
+        using var titleOnly = pretrained.WithCatalog(TitleOnly(b.Train).Catalog);
+        var items = Enumerable.Range(0, b.Train.Catalog.Count).ToArray();
+        float worst = 0;
+        for (int u = 0; u < 20; u++)
+        {
+            var history = b.Train.GetSequence(u).ToArray();
+            var expected = titleOnly.Score(history, items);
+            var actual = unmoved.Score(history, items);
+            for (int i = 0; i < items.Length; i++) worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
+        }
+        Assert.True(worst < 1e-3, $"scores moved by {worst} before training");
+
+        // Training then uses them: the adapter's added columns and the new table move, and the model saves and loads with them.
+        var fine = Small(epochs: 2);
+        fine.InitialModel = pretrained;
+        fine.EwcLambda = 100;
+        fine.EwcData = TitleOnly(a.Train);
+        fine.EwcBatches = 5;
+        using var tuned = new SrtTrainer(fine).Train(b.Train, b.Validation);
+        using (no_grad())
+        {
+            var adapter = tuned.Network.state_dict()["items.adapter.weight"];
+            long d = 64;
+            Assert.True(adapter.narrow(1, d, adapter.shape[1] - d).abs().max().item<float>() > 1e-3, "the added adapter columns did not train");
+        }
+        var file = Path.Combine(Directory.CreateTempSubdirectory("srt-finetune-fields-").FullName, "tuned.srt");
+        try
+        {
+            tuned.Save(file);
+            using var loaded = SrtModel.Load(file);
+            Assert.Equal(tuned.Featurizer.Fields, loaded.Featurizer.Fields);
+            var history = b.Train.GetSequence(1).ToArray();
+            var x = tuned.Score(history, items);
+            var y = loaded.Score(history, items);
+            Assert.True(x.Zip(y).Max(p => Math.Abs(p.First - p.Second)) < 1e-5);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(file)!, recursive: true);
+        }
     }
 
     [Fact]

@@ -94,6 +94,10 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
         [Description("Extra options for every srt train on the target, as one value (--train-args=\"--preset 2-2-128\"); the pre-training gets them too, so the shapes match.")]
         public string? TrainArgs { get; set; }
 
+        [CommandOption("--target-args <ARGS>")]
+        [Description("Extra options for the srt train runs on the target only, as one value: for example --target-args=\"--attributes ITEM_ATTRIBUTES.json\" (a field the pre-trained model lacks is added when fine-tuning).")]
+        public string? TargetArgs { get; set; }
+
         [CommandOption("--pretrain-args <ARGS>")]
         [Description("Extra options for the pre-training's srt train only.")]
         public string? PretrainArgs { get; set; }
@@ -113,7 +117,8 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
             if (!(Ewc > 0) || double.IsInfinity(Ewc)) return ValidationResult.Error($"option '--ewc' must be positive; got {Ewc.ToString(CultureInfo.InvariantCulture)}.");
             if ((DataSettings.List(Sources) ?? []).Length == 0) return ValidationResult.Error("option '--sources' needs at least one catalog folder.");
             if (Pretrained is not null && !File.Exists(Pretrained)) return ValidationResult.Error($"option '--pretrained': the model file '{Pretrained}' does not exist.");
-            var refused = BenchmarkSteps.Refused("--train-args", TrainArgs, _setByBenchmark) ?? BenchmarkSteps.Refused("--pretrain-args", PretrainArgs, _setByBenchmark);
+            var refused = BenchmarkSteps.Refused("--train-args", TrainArgs, _setByBenchmark) ?? BenchmarkSteps.Refused("--pretrain-args", PretrainArgs, _setByBenchmark)
+                ?? BenchmarkSteps.Refused("--target-args", TargetArgs, _setByBenchmark);
             return refused is null ? ValidationResult.Success() : ValidationResult.Error(refused);
         }
     }
@@ -139,6 +144,7 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
         Directory.CreateDirectory(outDir);
         var selected = (DataSettings.List(settings.Variants) ?? []).ToHashSet();
         var trainArgs = BenchmarkSteps.SplitArgs(settings.TrainArgs);
+        string[] targetArgs = [.. trainArgs, .. BenchmarkSteps.SplitArgs(settings.TargetArgs)];
         var steps = new BenchmarkSteps(_progress, SrtChildProcess.ForThisExecutable(), settings.Force);
         var benchmarkCommand = CommandLine(settings);
         var status = new JsonObject();
@@ -183,10 +189,10 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
                     TransferVariants.ZeroShot => ["evaluate", "--model", pretrained, .. target.DataOptions, .. title, "--catalog", "data", "--ks", "5,10,20", "--metrics-json", Out("run")],
                     TransferVariants.ZeroShotLastItem => ["evaluate", "--model", pretrained, .. target.DataOptions, .. title, "--catalog", "data", "--scorer", "last-item",
                         "--ks", "5,10,20", "--metrics-json", Out("run")],
-                    TransferVariants.Scratch => [.. train, .. budget, .. trainArgs],
-                    TransferVariants.FineTuned => [.. train, .. fineTune, .. progressive, .. ewc, .. trainArgs],
-                    TransferVariants.NoEwc => [.. train, .. fineTune, .. progressive, .. trainArgs],
-                    TransferVariants.NoProgressive => [.. train, .. fineTune, "--fine-tune", "none", .. ewc, .. trainArgs],
+                    TransferVariants.Scratch => [.. train, .. budget, .. targetArgs],
+                    TransferVariants.FineTuned => [.. train, .. fineTune, .. progressive, .. ewc, .. targetArgs],
+                    TransferVariants.NoEwc => [.. train, .. fineTune, .. progressive, .. targetArgs],
+                    TransferVariants.NoProgressive => [.. train, .. fineTune, "--fine-tune", "none", .. ewc, .. targetArgs],
                     _ => throw new InvalidOperationException($"no commands for variant '{variant}'"),
                 },
             };
@@ -246,7 +252,7 @@ internal sealed class BenchmarkTransferCommand(CliStreams streams) : Command<Ben
         if (s.Epochs != DefaultEpochs) parts.Add("--epochs " + s.Epochs);
         if (s.Ewc != DefaultEwc) parts.Add("--ewc " + Invariant(s.Ewc));
         if (s.StageLearningRate != DefaultStageLearningRate) parts.Add("--stage-learning-rate " + Invariant(s.StageLearningRate));
-        foreach (var (name, value) in new[] { ("train-args", s.TrainArgs), ("pretrain-args", s.PretrainArgs) })
+        foreach (var (name, value) in new[] { ("train-args", s.TrainArgs), ("target-args", s.TargetArgs), ("pretrain-args", s.PretrainArgs) })
             if (value is not null) parts.Add($"--{name}={SrtChildProcess.Quote(value)}");
         return string.Join(' ', parts);
     }
