@@ -10,14 +10,19 @@ public static class SrtFlops
     /// <summary>
     /// The compute of training with <paramref name="options"/> on <paramref name="train"/>: what the trainer feeds, counted
     /// from the real sequence lengths (users with two or more interactions, each cut to its last MaxLength + 1 items) and the
-    /// catalog's real token counts (the catalog is tokenized as training would tokenize it).
+    /// catalog's real token counts (the catalog is tokenized as training would tokenize it). A fine-tune
+    /// (<see cref="SrtTrainer.Options.InitialModel"/> or <see cref="SrtTrainer.Options.InitialModelPath"/>) is counted at the
+    /// pre-trained model's size, reading items with its featurizer, as training builds it.
     /// </summary>
-    public static SrtTrainingFlops ForTraining(SrtTrainer.Options options, InteractionSequences train)
+    public static SrtTrainingFlops ForTraining(SrtTrainer.Options options, InteractionSequences train) => ForTrainingWithShape(options, train, out _);
+
+    /// <summary><see cref="ForTraining(SrtTrainer.Options, InteractionSequences)"/>, with the network shape it counted.</summary>
+    internal static SrtTrainingFlops ForTrainingWithShape(SrtTrainer.Options options, InteractionSequences train, out SrtNetworkShape shape)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(train);
         var trainer = new SrtTrainer(options);
-        var (model, shape) = Model(trainer, train.Catalog);
+        (var model, shape) = Model(trainer, train.Catalog);
         var (total, nonEmbedding) = FlopsModel.Parameters(shape);
         var lengths = PositionCounts(train, shape.MaxLength);
         var histories = Enumerable.Range(0, train.UserCount).Select(u => train.GetLength(u)).ToArray();
@@ -44,6 +49,21 @@ public static class SrtFlops
     internal static (FlopsModel Model, SrtNetworkShape Shape) Model(SrtTrainer trainer, ItemCatalog catalog)
     {
         var o = trainer.TrainerOptions;
+        // A fine-tune trains the pre-trained model's shape and reads items with its featurizer, whatever the size options say.
+        if (trainer.LoadInitialModel(TorchSharp.torch.CPU) is { } start)
+        {
+            var (initial, owned) = start;
+            try
+            {
+                var (tuned, _, tunedShape) = trainer.FineTuneLayout(initial, catalog);
+                var tunedFields = tunedShape.UsesText ? tuned.Featurize(catalog) : Array.Empty<Featurization.ItemTokenMatrix>();
+                return (FlopsModel.From(tunedShape, tunedFields, o, catalog.Count), tunedShape);
+            }
+            finally
+            {
+                if (owned) initial.Dispose();
+            }
+        }
         var (layers, heads, dimension) = SrtTrainer.ResolveSize(o);
         bool usesText = o.ItemRepresentation != ItemRepresentation.Id;
         var featurizer = SrtTrainer.CreateFeaturizer(o, catalog, usesText);

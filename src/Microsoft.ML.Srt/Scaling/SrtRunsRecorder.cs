@@ -1,5 +1,6 @@
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Evaluation;
+using Microsoft.ML.Srt.Model;
 using Microsoft.ML.Srt.Training;
 
 namespace Microsoft.ML.Srt.Scaling;
@@ -26,6 +27,14 @@ public sealed class SrtRunsRecorder : IProgress<SrtEpochReport>
     /// <param name="next">Another progress receiver to forward each report to (for example the one options had), or null.</param>
     public SrtRunsRecorder(string path, string runId, string datasetName, SrtTrainer.Options options, InteractionSequences train,
         IProgress<SrtEpochReport>? next = null)
+        : this(path, runId, datasetName, options, train, SrtFlops.ForTrainingWithShape(options ?? throw new ArgumentNullException(nameof(options)),
+            train ?? throw new ArgumentNullException(nameof(train)), out var shape), shape, next)
+    {
+    }
+
+    /// <summary>A recorder whose accounting the caller computed already (<see cref="SrtFlops.ForTrainingWithShape"/>).</summary>
+    internal SrtRunsRecorder(string path, string runId, string datasetName, SrtTrainer.Options options, InteractionSequences train,
+        SrtTrainingFlops flops, SrtNetworkShape shape, IProgress<SrtEpochReport>? next = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
@@ -33,16 +42,21 @@ public sealed class SrtRunsRecorder : IProgress<SrtEpochReport>
         ArgumentNullException.ThrowIfNull(train);
         _path = path;
         _next = next;
-        Flops = SrtFlops.ForTraining(options, train);
-        var (layers, heads, d) = SrtTrainer.ResolveSize(options);
+        Flops = flops;
         _run = new SrtRunsTableRow
         {
             RunId = runId, Dataset = datasetName ?? "", Users = train.UserCount, Items = train.Catalog.Count,
-            Interactions = train.InteractionCount, Preset = options.Layers == 0 && options.Heads == 0 && options.Dimension == 0 ? options.Preset : "",
-            Layers = layers, Heads = heads, Dimension = d, Negatives = options.Negatives,
+            Interactions = train.InteractionCount, Preset = NamesShape(options, shape) ? options.Preset : "",
+            Layers = shape.Layers, Heads = shape.Heads, Dimension = shape.Dimension, Negatives = options.Negatives,
             Parameters = Flops.Parameters, NonEmbeddingParameters = Flops.NonEmbeddingParameters,
         };
     }
+
+    /// <summary>Whether the options' preset alone names the trained shape (no size option set, and not a fine-tune of
+    /// another size).</summary>
+    private static bool NamesShape(SrtTrainer.Options o, SrtNetworkShape shape) =>
+        o.Layers == 0 && o.Heads == 0 && o.Dimension == 0 && SrtPresets.All.TryGetValue(o.Preset, out var p) &&
+        p.Layers == shape.Layers && p.Heads == shape.Heads && p.Dimension == shape.Dimension;
 
     /// <summary>The run's compute accounting.</summary>
     public SrtTrainingFlops Flops { get; }

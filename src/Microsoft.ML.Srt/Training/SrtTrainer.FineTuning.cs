@@ -131,34 +131,8 @@ public sealed partial class SrtTrainer
     /// </summary>
     internal SrtNetwork CreateNetworkFrom(SrtModel initial, ItemCatalog catalog, Device device, out ItemFeaturizer featurizer, out IReadOnlySet<string> addedFields)
     {
-        var o = _options;
-        CheckCompatible(o, initial);
+        (featurizer, addedFields, var shape) = FineTuneLayout(initial, catalog);
         var pretrained = initial.Featurizer;
-        var missing = pretrained.Fields.Where(f => !catalog.TextFields.Contains(f) && !catalog.TokenFields.Contains(f)).ToList();
-        if (missing.Count > 0)
-            throw new ArgumentException(
-                $"SrtTrainer option {InitialOptionName(o)}: the pre-trained model reads the item field(s) {string.Join(", ", missing.Select(f => $"'{f}'"))}, " +
-                $"which the training catalog lacks (it has: {string.Join(", ", catalog.TextFields.Concat(catalog.TokenFields))}).");
-        var newText = catalog.TextFields.Where(f => !pretrained.TextFieldCaps.ContainsKey(f)).ToList();
-        var newTokenLists = catalog.TokenFields.Where(f => !pretrained.TokenFieldVocabularies.ContainsKey(f)).ToList();
-        foreach (var f in newText.Where(pretrained.TokenFieldVocabularies.ContainsKey).Concat(newTokenLists.Where(pretrained.TextFieldCaps.ContainsKey)))
-            throw new ArgumentException(
-                $"SrtTrainer option {InitialOptionName(o)}: the pre-trained model reads the item field '{f}' as " +
-                $"{(pretrained.TextFieldCaps.ContainsKey(f) ? "text" : "a token list")}, but the training catalog has it as " +
-                $"{(catalog.TextFields.Contains(f) ? "text" : "a token list")}. Give the field in the pre-trained model's kind.");
-        var extended = newText.Count + newTokenLists.Count == 0 ? pretrained
-            : pretrained.WithFields(TextFieldCaps(o, newText), TokenFieldVocabularies(o, catalog, newTokenLists));
-        featurizer = extended;
-        addedFields = newText.Concat(newTokenLists).ToHashSet();
-
-        var source = initial.Network.Shape;
-        var shape = source with
-        {
-            Dropout = o.Dropout,
-            IdTableSize = catalog.Count + 1,
-            TextFieldCount = source.TextFieldCount + newText.Count,
-            TokenFieldTableSizes = source.TokenFieldTableSizes.Concat(newTokenLists.Select(f => extended.TokenFieldVocabularies[f].TableSize)).ToArray(),
-        };
         // Every pre-trained tensor is copied below, so the tables skip their random initialisation; added tables draw theirs.
         var network = new SrtNetwork(shape, initializeTables: false);
         try
@@ -207,6 +181,42 @@ public sealed partial class SrtTrainer
             _log($"SRT: added the item field(s) {string.Join(", ", addedFields.Select(f => $"'{f}'"))}, which the pre-trained model does not read " +
                  "(zero adapter columns: training starts from its item vectors).");
         return network;
+    }
+
+    /// <summary>
+    /// What fine-tuning <paramref name="initial"/> on <paramref name="catalog"/> builds, without building it: the featurizer
+    /// (<paramref name="initial"/>'s, with the catalog's fields it does not read added), those added fields, and the
+    /// network shape. Refuses a pre-trained model that does not fit the options or the catalog.
+    /// </summary>
+    internal (ItemFeaturizer Featurizer, IReadOnlySet<string> AddedFields, SrtNetworkShape Shape) FineTuneLayout(SrtModel initial, ItemCatalog catalog)
+    {
+        var o = _options;
+        CheckCompatible(o, initial);
+        var pretrained = initial.Featurizer;
+        var missing = pretrained.Fields.Where(f => !catalog.TextFields.Contains(f) && !catalog.TokenFields.Contains(f)).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException(
+                $"SrtTrainer option {InitialOptionName(o)}: the pre-trained model reads the item field(s) {string.Join(", ", missing.Select(f => $"'{f}'"))}, " +
+                $"which the training catalog lacks (it has: {string.Join(", ", catalog.TextFields.Concat(catalog.TokenFields))}).");
+        var newText = catalog.TextFields.Where(f => !pretrained.TextFieldCaps.ContainsKey(f)).ToList();
+        var newTokenLists = catalog.TokenFields.Where(f => !pretrained.TokenFieldVocabularies.ContainsKey(f)).ToList();
+        foreach (var f in newText.Where(pretrained.TokenFieldVocabularies.ContainsKey).Concat(newTokenLists.Where(pretrained.TextFieldCaps.ContainsKey)))
+            throw new ArgumentException(
+                $"SrtTrainer option {InitialOptionName(o)}: the pre-trained model reads the item field '{f}' as " +
+                $"{(pretrained.TextFieldCaps.ContainsKey(f) ? "text" : "a token list")}, but the training catalog has it as " +
+                $"{(catalog.TextFields.Contains(f) ? "text" : "a token list")}. Give the field in the pre-trained model's kind.");
+        var extended = newText.Count + newTokenLists.Count == 0 ? pretrained
+            : pretrained.WithFields(TextFieldCaps(o, newText), TokenFieldVocabularies(o, catalog, newTokenLists));
+
+        var source = initial.Network.Shape;
+        var shape = source with
+        {
+            Dropout = o.Dropout,
+            IdTableSize = catalog.Count + 1,
+            TextFieldCount = source.TextFieldCount + newText.Count,
+            TokenFieldTableSizes = source.TokenFieldTableSizes.Concat(newTokenLists.Select(f => extended.TokenFieldVocabularies[f].TableSize)).ToArray(),
+        };
+        return (extended, newText.Concat(newTokenLists).ToHashSet(), shape);
     }
 
     private const string AdapterWeightName = "items.adapter.weight";

@@ -49,6 +49,18 @@ public class FineTuneCommandTests
         Assert.Equal(2, ewcWithoutData.Code);
         Assert.Contains("'--ewc-interactions'", ewcWithoutData.Err);
 
+        // Without size options the fine-tune trains the pre-trained model's size, and its JSON and runs table say so.
+        var runs = Path.Combine(t.Folder, "runs.csv");
+        var unsized = Run(["train", "--interactions", seq, "--items", itemFile, "--negatives", "5", "--init-from", pre, "--runs", runs,
+            "--epochs", "1", "--batch-size", "8", "--device", "cpu"]);
+        Assert.True(unsized.Code == 0, unsized.Err);
+        var unsizedJson = System.Text.Json.JsonDocument.Parse(unsized.Out).RootElement;
+        var options = unsizedJson.GetProperty("options");
+        Assert.Equal((1, 1, 16), (options.GetProperty("layers").GetInt32(), options.GetProperty("heads").GetInt32(), options.GetProperty("dimension").GetInt32()));
+        Assert.Equal(json.GetProperty("flops").GetProperty("per_epoch").GetDouble(), unsizedJson.GetProperty("flops").GetProperty("per_epoch").GetDouble());
+        var row = File.ReadAllLines(runs)[1];
+        Assert.Contains("-1-1-16-x5-", row);
+
         var wider = Run(["train", "--interactions", seq, "--items", itemFile, "--negatives", "5", "--init-from", pre, .. TrainCommandTests.Tiny, "--dimension", "32"]);
         Assert.NotEqual(0, wider.Code);
         Assert.Contains("Dimension", wider.Err);

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Data.Synthetic;
 using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Scaling;
 using Microsoft.ML.Srt.Scoring;
 using Microsoft.ML.Srt.Training;
 using static TorchSharp.torch;
@@ -337,6 +338,29 @@ public class FineTuningTests
         {
             Directory.Delete(Path.GetDirectoryName(file)!, recursive: true);
         }
+    }
+
+    [Fact]
+    public void FlopsOfAFineTuneCountThePretrainedNetworkNotTheSizeOptions()
+    {
+        var (_, b, _) = Data.Value;
+        var pretrained = TitlePretrained.Value;
+        // No size option: the default preset (2-2-128) is not the pre-trained model's size (d = 64), and B adds fields.
+        var o = Small(epochs: 1);
+        (o.Dimension, o.Layers, o.Heads) = (0, 0, 0);
+        o.InitialModel = pretrained;
+        var flops = SrtFlops.ForTrainingWithShape(o, b.Train, out var shape);
+        Assert.Equal((2, 2, 64), (shape.Layers, shape.Heads, shape.Dimension));
+        using (var network = new SrtTrainer(o).CreateNetworkFrom(pretrained, b.Train.Catalog, CPU, out _, out _))
+        {
+            Assert.Equal(network.ParameterCount(), flops.Parameters);
+            Assert.Equal(network.NonEmbeddingParameterCount(), flops.NonEmbeddingParameters);
+        }
+        var sized = Small(epochs: 1);
+        sized.InitialModel = pretrained;
+        Assert.Equal(SrtFlops.ForTraining(sized, b.Train).FlopsPerEpoch, flops.FlopsPerEpoch);
+        o.InitialModel = null;
+        Assert.True(SrtFlops.ForTraining(o, b.Train).FlopsPerEpoch > 2 * flops.FlopsPerEpoch, "the default preset's count should be far larger");
     }
 
     [Fact]

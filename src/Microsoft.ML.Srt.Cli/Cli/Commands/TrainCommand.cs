@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Srt.Data;
 using Microsoft.ML.Srt.Featurization;
+using Microsoft.ML.Srt.Model;
 using Microsoft.ML.Srt.Scaling;
 using Microsoft.ML.Srt.Training;
 using Spectre.Console;
@@ -356,13 +357,14 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         if (split.Test.Count == 0)
             throw new InvalidOperationException("No user has 3 or more interactions, so the leave-one-out split has nothing to validate or test.");
 
+        // The shape trained: a fine-tune's is the pre-trained model's, which the size options need not name.
+        var flops = SrtFlops.ForTrainingWithShape(options, split.Train, out var shape);
         SrtRunsRecorder? recorder = null;
         if (settings.Runs is { } runsPath)
         {
             var datasetName = settings.DatasetName ?? (sources.Count > 1 ? string.Join('+', sources.Select(s => s.Key)) : DefaultDatasetName(loadOptions.InteractionsPath));
-            recorder = new SrtRunsRecorder(runsPath, settings.RunName?.Trim() ?? DefaultRunName(datasetName, options), datasetName, options, split.Train);
+            recorder = new SrtRunsRecorder(runsPath, settings.RunName?.Trim() ?? DefaultRunName(datasetName, options, shape), datasetName, options, split.Train, flops, shape);
         }
-        var flops = recorder?.Flops ?? SrtFlops.ForTraining(options, split.Train);
 
         var clock = Stopwatch.StartNew();
         bool interactive = streams.ErrorIsTerminal;
@@ -452,7 +454,7 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
             foreach (var f in data.Catalog.TokenFields) json.WriteStringValue(f);
             json.WriteEndArray();
             json.WriteEndObject();
-            WriteOptions(json, options);
+            WriteOptions(json, options, shape);
             json.WriteEndObject();
         }
         var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
@@ -500,29 +502,21 @@ internal sealed class TrainCommand(CliStreams streams) : Command<TrainCommand.Se
         return string.IsNullOrEmpty(folder) ? Path.GetFileNameWithoutExtension(interactionsPath) : folder;
     }
 
-    private static string DefaultRunName(string dataset, SrtTrainer.Options o)
+    private static string DefaultRunName(string dataset, SrtTrainer.Options o, SrtNetworkShape shape)
     {
-        var (layers, heads, d) = Size(o);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{dataset}-{layers}-{heads}-{d}-x{(o.Negatives == 0 ? "all" : o.Negatives.ToString(CultureInfo.InvariantCulture))}-s{o.Seed ?? SrtTrainer.Options.DefaultSeed}-{DateTime.UtcNow:yyyyMMddTHHmmss}");
+            $"{dataset}-{shape.Layers}-{shape.Heads}-{shape.Dimension}-x{(o.Negatives == 0 ? "all" : o.Negatives.ToString(CultureInfo.InvariantCulture))}-s{o.Seed ?? SrtTrainer.Options.DefaultSeed}-{DateTime.UtcNow:yyyyMMddTHHmmss}");
     }
 
-    /// <summary>The model's (layers, heads, d): the options' own where set, the preset's otherwise.</summary>
-    internal static (int Layers, int Heads, int Dimension) Size(SrtTrainer.Options o)
+    /// <summary>The options, with the size of the network trained (<paramref name="shape"/>).</summary>
+    private static void WriteOptions(Utf8JsonWriter json, SrtTrainer.Options o, SrtNetworkShape shape)
     {
-        var preset = SrtPresets.All[o.Preset];
-        return (o.Layers > 0 ? o.Layers : preset.Layers, o.Heads > 0 ? o.Heads : preset.Heads, o.Dimension > 0 ? o.Dimension : preset.Dimension);
-    }
-
-    private static void WriteOptions(Utf8JsonWriter json, SrtTrainer.Options o)
-    {
-        var (layers, heads, dimension) = Size(o);
         json.WriteStartObject("options");
         json.WriteString("item_representation", o.ItemRepresentation.ToString());
         json.WriteString("preset", o.Preset);
-        json.WriteNumber("layers", layers);
-        json.WriteNumber("heads", heads);
-        json.WriteNumber("dimension", dimension);
+        json.WriteNumber("layers", shape.Layers);
+        json.WriteNumber("heads", shape.Heads);
+        json.WriteNumber("dimension", shape.Dimension);
         json.WriteNumber("max_length", o.MaxLength);
         Number(json, "dropout", o.Dropout);
         json.WriteNumber("negatives", o.Negatives);
