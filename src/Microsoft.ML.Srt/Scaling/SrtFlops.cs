@@ -55,9 +55,9 @@ public static class SrtFlops
             var (initial, owned) = start;
             try
             {
+                // FineTuneLayout refuses id-embedding models, so a fine-tune always reads item text.
                 var (tuned, _, tunedShape) = trainer.FineTuneLayout(initial, catalog);
-                var tunedFields = tunedShape.UsesText ? tuned.Featurize(catalog) : Array.Empty<Featurization.ItemTokenMatrix>();
-                return (FlopsModel.From(tunedShape, tunedFields, o, catalog.Count), tunedShape);
+                return (FlopsModel.From(tunedShape, tuned.Featurize(catalog), o, catalog.Count), tunedShape);
             }
             finally
             {

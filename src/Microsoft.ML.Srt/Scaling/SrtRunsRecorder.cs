@@ -27,8 +27,7 @@ public sealed class SrtRunsRecorder : IProgress<SrtEpochReport>
     /// <param name="next">Another progress receiver to forward each report to (for example the one options had), or null.</param>
     public SrtRunsRecorder(string path, string runId, string datasetName, SrtTrainer.Options options, InteractionSequences train,
         IProgress<SrtEpochReport>? next = null)
-        : this(path, runId, datasetName, options, train, SrtFlops.ForTrainingWithShape(options ?? throw new ArgumentNullException(nameof(options)),
-            train ?? throw new ArgumentNullException(nameof(train)), out var shape), shape, next)
+        : this(path, runId, datasetName, options, train, SrtFlops.ForTrainingWithShape(options, train, out var shape), shape, next)
     {
     }
 
